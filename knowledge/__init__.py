@@ -1,0 +1,1 @@
+"""Flask-free RAG: loaders, chunking, embedding, Chroma store, hybrid search."""

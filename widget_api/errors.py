@@ -1,0 +1,82 @@
+"""One catalogue of stable error codes, shared by JSON responses, WebSocket error frames and
+tool outputs: `{"error": {"code": ..., "message": ..., "details": [...]}}`.
+
+Code raises `ApiError(code, ...)`; the handlers registered once in `create_app` serialize it.
+Routes never catch exceptions themselves. Add a code here before using it anywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ErrorSpec:
+    status: int
+    message: str
+
+
+CATALOGUE: dict[str, ErrorSpec] = {
+    # request shape
+    "invalid_json": ErrorSpec(400, "The request body is not valid JSON."),
+    "validation_failed": ErrorSpec(422, "The request does not match the expected shape."),
+    "payload_too_large": ErrorSpec(413, "The request body is too large."),
+    "unsupported_media_type": ErrorSpec(415, "Send the body as application/json."),
+    "method_not_allowed": ErrorSpec(405, "This route does not accept that method."),
+    "not_found": ErrorSpec(404, "No such route."),
+    # companies and access
+    "unknown_company": ErrorSpec(404, "No company with that id."),
+    "origin_not_allowed": ErrorSpec(403, "This site is not allowed to use the widget."),
+    "token_missing": ErrorSpec(401, "A bearer token is required."),
+    "token_invalid": ErrorSpec(401, "The token is not valid."),
+    "token_expired": ErrorSpec(401, "The token has expired."),
+    "token_wrong_scope": ErrorSpec(403, "The token is for another company or session."),
+    "admin_token_invalid": ErrorSpec(401, "The admin token is missing or wrong."),
+    "rate_limited": ErrorSpec(429, "Too many requests; slow down."),
+    "daily_cap_reached": ErrorSpec(429, "The company's daily session cap is reached."),
+    # realtime upstream
+    "realtime_unavailable": ErrorSpec(503, "Voice is not configured; use text mode."),
+    "upstream_error": ErrorSpec(502, "The voice provider failed."),
+    "upstream_timeout": ErrorSpec(504, "The voice provider did not answer in time."),
+    "session_expired": ErrorSpec(408, "The conversation reached its time limit."),
+    "session_idle": ErrorSpec(408, "The conversation was idle too long."),
+    # tools
+    "unknown_tool": ErrorSpec(404, "No tool with that name."),
+    "tool_arguments_invalid": ErrorSpec(422, "The tool arguments are not valid."),
+    "knowledge_unavailable": ErrorSpec(503, "The knowledge base is unavailable."),
+    "lead_email_invalid": ErrorSpec(422, "The email address is not valid."),
+    "lead_phone_invalid": ErrorSpec(422, "The phone number is not valid."),
+    "lead_not_found": ErrorSpec(404, "No lead with that id."),
+    "no_clip_found": ErrorSpec(404, "No demo clip fits that topic."),
+    # server
+    "database_unavailable": ErrorSpec(503, "The database is unavailable."),
+    "internal_error": ErrorSpec(500, "Something went wrong on our side."),
+}
+
+
+class ApiError(Exception):
+    """An error with a stable code from CATALOGUE; serialized the same everywhere."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str | None = None,
+        *,
+        details: list[Any] | None = None,
+        status: int | None = None,
+    ) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"error code {code!r} is not in the catalogue")
+        spec = CATALOGUE[code]
+        self.code = code
+        self.message = message or spec.message
+        self.details = details or []
+        self.status = status or spec.status
+        super().__init__(f"{code}: {self.message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}

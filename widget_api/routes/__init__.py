@@ -1,0 +1,1 @@
+"""Thin HTTP adapters: parse and validate, call one plain function, serialize."""

