@@ -33,6 +33,8 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "token_expired": ErrorSpec(401, "The token has expired."),
     "token_wrong_scope": ErrorSpec(403, "The token is for another company or session."),
     "admin_token_invalid": ErrorSpec(401, "The admin token is missing or wrong."),
+    "admin_forbidden": ErrorSpec(403, "This admin token is for another company."),
+    "csrf_failed": ErrorSpec(403, "The form is stale or came from another site; reload the page."),
     "rate_limited": ErrorSpec(429, "Too many requests; slow down."),
     "daily_cap_reached": ErrorSpec(429, "The company's daily session cap is reached."),
     # realtime upstream
@@ -48,6 +50,8 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "lead_email_invalid": ErrorSpec(422, "The email address is not valid."),
     "lead_phone_invalid": ErrorSpec(422, "The phone number is not valid."),
     "lead_not_found": ErrorSpec(404, "No lead with that id."),
+    "lead_status_invalid": ErrorSpec(422, "Status must be new, contacted, qualified or disqualified."),
+    "tool_call_in_progress": ErrorSpec(409, "This tool call is still running; retry shortly."),
     "no_clip_found": ErrorSpec(404, "No demo clip fits that topic."),
     # server
     "database_unavailable": ErrorSpec(503, "The database is unavailable."),

@@ -1,0 +1,134 @@
+"""One engine per database URL, units of work, and the schema through Alembic."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import StaticPool
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Any constant works; it only has to be the same in every process that migrates this database.
+_PG_MIGRATION_LOCK = 72_310_411
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class Database:
+    """The CRM database: an engine, a session factory and the migration entry point.
+
+    Connections are only held for short units of work (never across network I/O), so a pool of
+    ~30 PostgreSQL connections serves ~64 request threads and leaves room under PostgreSQL's
+    default `max_connections=100` for a couple of worker processes.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
+        self.url = url
+        self.engine = _make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads on SQLite take a deferred (shared) transaction instead of the write lock.
+        self._read_engine = self.engine.execution_options(sqlite_begin="DEFERRED")
+        self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """One unit of work: commits when the block ends, rolls back when it raises."""
+        factory = self._read_sessions if readonly else self._sessions
+        with factory() as session, session.begin():
+            yield session
+
+    def upgrade(self, revision: str = "head") -> None:
+        """Apply migrations up to `revision`; safe when several processes start at once."""
+        from alembic import command
+
+        with self.engine.begin() as conn:
+            if self.dialect == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
+            command.upgrade(alembic_config(conn), revision)
+
+    def downgrade(self, revision: str = "base") -> None:
+        from alembic import command
+
+        with self.engine.begin() as conn:
+            command.downgrade(alembic_config(conn), revision)
+
+    def ping(self) -> None:
+        """Raises a SQLAlchemy error when the database is unreachable (for /readyz)."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(connection: Any | None = None) -> Any:
+    """An Alembic Config for migrations/, optionally bound to an open connection."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def _make_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=30,
+            pool_recycle=1800,
+        )
+    database = parsed.database or ""
+    in_memory = database in ("", ":memory:") or "mode=memory" in str(parsed)
+    if not in_memory:
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    }
+    if in_memory:
+        kwargs["poolclass"] = StaticPool  # one shared connection, or every thread sees a new db
+    else:
+        # Writers are serialized by SQLite anyway; a small pool queues threads in Python
+        # (fair, no busy-wait back-off) instead of in SQLite's busy handler.
+        kwargs.update(pool_size=5, max_overflow=5, pool_timeout=60)
+    engine = create_engine(url, **kwargs)
+    _configure_sqlite(engine, wal=not in_memory)
+    return engine
+
+
+def _configure_sqlite(engine: Engine, *, wal: bool) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Let SQLAlchemy's "begin" event below emit BEGIN itself (pysqlite's implicit,
+        # deferred BEGIN makes read-then-write transactions fail with SQLITE_BUSY).
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        if wal:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # Writers take the write lock up front, so they wait in busy_timeout instead of
+        # failing on a lock upgrade; readers stay deferred and never block writers (WAL).
+        mode = conn.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")

@@ -1,0 +1,360 @@
+"""Leads: validation and normalization, a race-safe upsert, listing and review actions."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Literal
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from sqlalchemy import ColumnElement, Select, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from widget_api.crm.db import Database
+from widget_api.crm.models import LEAD_STATUSES, Lead, utcnow
+from widget_api.errors import ApiError
+
+Channel = Literal["voice", "text"]
+Status = Literal["new", "contacted", "qualified", "disqualified"]
+
+# Columns a returning visitor may update; an empty new value never erases a stored one.
+UPDATABLE_FIELDS = (
+    "company", "role", "phone", "interest", "team_size", "timeline", "budget", "notes",
+)  # fmt: skip
+SORT_KEYS = ("created_at", "updated_at", "name", "email", "status", "company")
+_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
+MAX_PAGE = 1000
+
+
+class InvalidEmail(ValueError):
+    """The email cannot be a deliverable-looking address; maps to `lead_email_invalid`."""
+
+    code = "lead_email_invalid"
+
+
+class InvalidPhone(ValueError):
+    """The phone number is not a plausible international or national number."""
+
+    code = "lead_phone_invalid"
+
+
+def normalize_email(raw: str) -> str:
+    """Lower-cased, stripped, syntax-checked email (no DNS lookups: we run offline)."""
+    candidate = raw.strip()
+    if not candidate or len(candidate) > 320:
+        raise InvalidEmail("email is empty or too long")
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidEmail("email is not a valid address") from exc
+    return checked.normalized.lower()
+
+
+def normalize_phone(raw: str | None) -> str | None:
+    """`+<7-15 digits>` (E.164-like) or a national number of 6-15 digits; None when empty.
+
+    Spoken numbers arrive with spaces, dashes, dots and parentheses; `00` is the international
+    prefix. Letters (other than an `ext`/`x` extension, which is dropped) are rejected.
+    """
+    if raw is None or not raw.strip():
+        return None
+    text = re.split(r"(?i)\s*(?:ext\.?|x)\s*\d+\s*$", raw.strip())[0]
+    compact = _PHONE_SEPARATORS.sub("", text)
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    international = compact.startswith("+")
+    digits = compact[1:] if international else compact
+    if not digits.isdigit() or not digits.isascii():
+        raise InvalidPhone("phone has characters other than digits and separators")
+    low = 7 if international else 6
+    if not low <= len(digits) <= 15:
+        raise InvalidPhone("phone has too few or too many digits")
+    return ("+" if international else "") + digits
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+class LeadFields(BaseModel):
+    """What a visitor told us; strings stripped, empty optional fields become None."""
+
+    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
+
+    name: str = Field(min_length=1, max_length=200)
+    email: str = Field(max_length=320)
+    company: str | None = Field(default=None, max_length=200)
+    role: str | None = Field(default=None, max_length=200)
+    phone: str | None = Field(default=None, max_length=40)
+    interest: str | None = Field(default=None, max_length=2000)
+    team_size: str | None = Field(default=None, max_length=100)
+    timeline: str | None = Field(default=None, max_length=200)
+    budget: str | None = Field(default=None, max_length=200)
+    notes: str | None = Field(default=None, max_length=4000)
+
+    @field_validator("team_size", mode="before")
+    @classmethod
+    def _team_size_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int | float) else value
+
+    @field_validator(*UPDATABLE_FIELDS, mode="before")
+    @classmethod
+    def _optional(cls, value: Any) -> Any:
+        return _blank_to_none(value)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return normalize_email(value)
+
+    @field_validator("phone")
+    @classmethod
+    def _phone(cls, value: str | None) -> str | None:
+        return normalize_phone(value)
+
+
+def lead_error_code(exc: ValidationError) -> str:
+    """The catalogue code for a LeadFields validation failure (email, phone or other)."""
+    fields = {err["loc"][0] for err in exc.errors() if err.get("loc")}
+    if "email" in fields:
+        return InvalidEmail.code
+    if "phone" in fields:
+        return InvalidPhone.code
+    return "tool_arguments_invalid"
+
+
+def validate_lead_fields(data: Mapping[str, Any]) -> LeadFields:
+    """LeadFields from raw input, or an ApiError whose code the model can act on.
+
+    The error details name the failing fields only; raw input is never echoed back.
+    """
+    try:
+        return LeadFields.model_validate(dict(data))
+    except ValidationError as exc:
+        fields = sorted({str(err["loc"][0]) for err in exc.errors() if err.get("loc")})
+        raise ApiError(lead_error_code(exc), details=[{"fields": fields}]) from None
+
+
+class LeadView(BaseModel):
+    """A lead as shown to sales (CLI, admin page, JSON API, exports)."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: int
+    company_id: str
+    name: str
+    email: str
+    company: str | None
+    role: str | None
+    phone: str | None
+    interest: str | None
+    team_size: str | None
+    timeline: str | None
+    budget: str | None
+    notes: str | None
+    channel: str
+    session_id: str | None
+    status: str
+    meeting_link: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def _insert_for(db: Database) -> Any:
+    return postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+
+
+def upsert_lead(
+    db: Database,
+    company_id: str,
+    fields: LeadFields,
+    *,
+    session_id: str | None,
+    channel: str,
+) -> LeadView:
+    """Create the lead, or update the one with the same (company, normalized email).
+
+    One `INSERT ... ON CONFLICT DO UPDATE` statement, so concurrent calls for the same visitor
+    never race into a duplicate or an IntegrityError, on SQLite and PostgreSQL alike.
+    """
+    if channel not in ("voice", "text"):
+        raise ApiError("validation_failed", details=[{"fields": ["channel"]}])
+    now = utcnow()
+    values: dict[str, Any] = {
+        "company_id": company_id,
+        "name": fields.name,
+        "email": fields.email,
+        "email_normalized": fields.email,
+        "channel": channel,
+        "session_id": session_id,
+        "status": "new",
+        "created_at": now,
+        "updated_at": now,
+        **{name: getattr(fields, name) for name in UPDATABLE_FIELDS},
+    }
+    stmt = _insert_for(db)(Lead).values(**values)
+    new = stmt.excluded
+    set_: dict[str, Any] = {
+        "name": new.name,
+        "email": new.email,
+        "channel": new.channel,
+        "session_id": func.coalesce(new.session_id, Lead.session_id),
+        "updated_at": new.updated_at,
+        **{name: func.coalesce(new[name], Lead.__table__.c[name]) for name in UPDATABLE_FIELDS},
+    }
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["company_id", "email_normalized"], set_=set_
+    ).returning(Lead.id)
+    with db.session() as session:
+        lead_id = session.execute(stmt).scalar_one()
+        return LeadView.model_validate(session.get_one(Lead, lead_id))
+
+
+def record_meeting_link(db: Database, company_id: str, email: str, url: str) -> bool:
+    """Store the booking link on the visitor's lead; False when no lead has that email yet."""
+    try:
+        normalized = normalize_email(email)
+    except InvalidEmail:
+        return False
+    stmt = (
+        update(Lead)
+        .where(Lead.company_id == company_id, Lead.email_normalized == normalized)
+        .values(meeting_link=url, updated_at=utcnow())
+    )
+    with db.session() as session:
+        return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def _as_bound(value: date | datetime, *, end: bool) -> datetime:
+    """A date filter covers the whole UTC day; datetimes are taken as given (naive = UTC)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    start = datetime.combine(value, time.min, tzinfo=UTC)
+    return start + timedelta(days=1) if end else start
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filters(
+    company_id: str | None,
+    status: str | None,
+    since: date | datetime | None,
+    until: date | datetime | None,
+    search: str | None,
+) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = []
+    if company_id is not None:
+        clauses.append(Lead.company_id == company_id)
+    if status is not None:
+        clauses.append(Lead.status == check_status(status))
+    if since is not None:
+        clauses.append(Lead.created_at >= _as_bound(since, end=False))
+    if until is not None:
+        bound = _as_bound(until, end=True)
+        inclusive = isinstance(until, datetime)
+        clauses.append(Lead.created_at <= bound if inclusive else Lead.created_at < bound)
+    if search and search.strip():
+        pattern = f"%{_escape_like(search.strip().lower())}%"
+        clauses.append(
+            or_(
+                Lead.email_normalized.like(pattern, escape="\\"),
+                func.lower(func.coalesce(Lead.company, "")).like(pattern, escape="\\"),
+            )
+        )
+    return clauses
+
+
+def parse_sort(sort: str) -> tuple[str, bool]:
+    """`"-created_at"` → ("created_at", descending); unknown keys are a validation error."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-+")
+    if key not in SORT_KEYS:
+        details = [{"fields": ["sort"], "allowed": list(SORT_KEYS)}]
+        raise ApiError("validation_failed", details=details)
+    return key, descending
+
+
+def _ordered(stmt: Select[Any], sort: str) -> Select[Any]:
+    key, descending = parse_sort(sort)
+    column: ColumnElement[Any] = Lead.email_normalized if key == "email" else Lead.__table__.c[key]
+    if key in ("name", "company"):
+        column = func.lower(column)  # sales expects "acme" next to "Acme"
+    order = column.desc() if descending else column.asc()
+    tie = Lead.id.desc() if descending else Lead.id.asc()
+    return stmt.order_by(order, tie)
+
+
+def list_leads(
+    db: Database,
+    *,
+    company_id: str | None = None,
+    status: str | None = None,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    search: str | None = None,
+    sort: str = "-created_at",
+    limit: int | None = 50,
+    offset: int = 0,
+) -> list[LeadView]:
+    """Leads matching every given filter; `limit=None` returns all (exports)."""
+    stmt = _ordered(select(Lead).where(*_filters(company_id, status, since, until, search)), sort)
+    if limit is not None:
+        stmt = stmt.limit(max(0, min(limit, MAX_PAGE)))
+    if offset:
+        stmt = stmt.offset(max(0, offset))
+    with db.session(readonly=True) as session:
+        return [LeadView.model_validate(row) for row in session.scalars(stmt)]
+
+
+def count_leads(
+    db: Database,
+    *,
+    company_id: str | None = None,
+    status: str | None = None,
+    since: date | datetime | None = None,
+    until: date | datetime | None = None,
+    search: str | None = None,
+) -> int:
+    stmt = (
+        select(func.count())
+        .select_from(Lead)
+        .where(*_filters(company_id, status, since, until, search))
+    )
+    with db.session(readonly=True) as session:
+        return int(session.execute(stmt).scalar_one())
+
+
+def get_lead(db: Database, company_id: str | None, lead_id: int) -> LeadView:
+    """One lead; `lead_not_found` when missing or owned by another company."""
+    with db.session(readonly=True) as session:
+        lead = session.get(Lead, lead_id)
+        if lead is None or (company_id is not None and lead.company_id != company_id):
+            raise ApiError("lead_not_found")
+        return LeadView.model_validate(lead)
+
+
+def check_status(status: str) -> str:
+    if status not in LEAD_STATUSES:
+        raise ApiError("lead_status_invalid", details=[{"allowed": list(LEAD_STATUSES)}])
+    return status
+
+
+def set_status(db: Database, company_id: str | None, lead_id: int, status: str) -> LeadView:
+    """Move a lead through the sales pipeline (new → contacted → qualified / disqualified)."""
+    check_status(status)
+    with db.session() as session:
+        lead = session.get(Lead, lead_id)
+        if lead is None or (company_id is not None and lead.company_id != company_id):
+            raise ApiError("lead_not_found")
+        if lead.status != status:
+            lead.status = status
+            lead.updated_at = utcnow()
+        session.flush()
+        return LeadView.model_validate(lead)
