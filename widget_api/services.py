@@ -1,0 +1,128 @@
+"""Everything a request needs, built once per process in `create_app` and passed down.
+
+Routes reach it with `get_services(current_app)`; tools, the relay and scripts receive the parts
+they need as arguments. Nothing here runs at import time: the embedding model (seconds, ~90 MB)
+loads when the services are built, once per process, and tests inject an already-loaded one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from widget_api.companies import CompanyRegistry
+from widget_api.rate_limit import SessionRateLimiter
+from widget_api.settings import Settings
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from knowledge import KnowledgeBase
+    from knowledge.embedding import Embedder
+    from widget_api.crm.db import Database
+    from widget_api.tools.registry import ToolRunner
+
+log = logging.getLogger(__name__)
+
+EXTENSION_KEY = "widget"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    companies: CompanyRegistry
+    knowledge: KnowledgeBase
+    embedder: Embedder
+    db: Database
+    tools: ToolRunner
+    rate_limiter: SessionRateLimiter
+    signing_key: bytes
+
+
+def build_services(
+    settings: Settings,
+    *,
+    embedder: Embedder | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Services:
+    """Wire the parts together from one Settings object (loads the model unless given one)."""
+    from knowledge import KnowledgeBase, KnowledgeConfig, load_embedder
+    from widget_api.crm.db import Database
+    from widget_api.tools.registry import ToolRunner
+
+    companies = CompanyRegistry.load(
+        settings.companies_dir,
+        env=os.environ if env is None else env,
+        secrets_dir=settings.data_dir,
+    )
+    embedder = embedder or load_embedder(settings.embedding_model_path)
+    knowledge = KnowledgeBase(
+        KnowledgeConfig(
+            chroma_path=settings.effective_chroma_path,
+            chroma_host=settings.chroma_host,
+            chroma_port=settings.chroma_port,
+        ),
+        embedder,
+    )
+    db = Database(settings.effective_database_url)
+    return Services(
+        settings=settings,
+        companies=companies,
+        knowledge=knowledge,
+        embedder=embedder,
+        db=db,
+        tools=ToolRunner(db=db, knowledge=knowledge, embedder=embedder),
+        rate_limiter=SessionRateLimiter(
+            settings.session_rate_per_minute_per_client,
+            settings.session_rate_per_minute_per_company,
+            settings.session_daily_cap_per_company,
+        ),
+        signing_key=settings.signing_key(),
+    )
+
+
+def get_services(app: Flask) -> Services:
+    """The services `create_app` stored on the app."""
+    services: Services = app.extensions[EXTENSION_KEY]
+    return services
+
+
+@contextmanager
+def _prepare_lock(data_dir: Path) -> Iterator[None]:
+    # Several workers (or a second `serve`) may start at once; one prepares, the others wait.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with (data_dir / ".prepare.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def prepare_storage(services: Services) -> None:
+    """First-start work before serving: SQLite migrations and ingesting bundled company docs.
+
+    SQLite is migrated automatically because it is the zero-configuration demo; a PostgreSQL
+    schema is the operator's decision (`widget-api migrate`). Ingest is incremental, so later
+    starts only hash the files.
+    """
+    settings = services.settings
+    with _prepare_lock(settings.data_dir):
+        if settings.effective_database_url.startswith("sqlite"):
+            log.info("applying database migrations (SQLite)")
+            services.db.upgrade()
+        if not settings.ingest_demo_on_start:
+            return
+        for company in services.companies.all():
+            docs = services.companies.docs_dir(company.id)
+            if docs is None:
+                continue
+            sources = sorted(p for p in docs.rglob("*") if p.is_file())
+            report = services.knowledge.ingest(company.collection, sources, tags=["docs"])
+            log.info("ingested bundled docs for %s from %s: %s", company.id, docs, report)
