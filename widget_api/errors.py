@@ -43,6 +43,7 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "upstream_timeout": ErrorSpec(504, "The voice provider did not answer in time."),
     "session_expired": ErrorSpec(408, "The conversation reached its time limit."),
     "session_idle": ErrorSpec(408, "The conversation was idle too long."),
+    "event_not_allowed": ErrorSpec(400, "The widget may not send that event."),
     # tools
     "unknown_tool": ErrorSpec(404, "No tool with that name."),
     "tool_arguments_invalid": ErrorSpec(422, "The tool arguments are not valid."),

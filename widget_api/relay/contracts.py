@@ -1,0 +1,78 @@
+"""What the relay needs from the rest of the server, as narrow protocols.
+
+The relay never imports Flask, the CRM or the tool registry: the WebSocket handler builds these
+from the app's Services and passes them in, and tests pass in their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
+
+
+class ToolOutcomeLike(Protocol):
+    name: str
+    output: str
+    result: dict[str, Any]
+    ok: bool
+    error_code: str | None
+
+
+# (call_id, name, arguments JSON string) -> outcome; never raises for bad input.
+RunTool = Callable[[str, str, str], ToolOutcomeLike]
+
+
+class ConversationLog(Protocol):
+    def started(self, transport: str) -> None: ...
+    def turn(self) -> None: ...
+    def ended(self) -> None: ...
+
+
+class NullConversationLog:
+    """For tools and benchmarks that record nothing."""
+
+    def started(self, transport: str) -> None:
+        return None
+
+    def turn(self) -> None:
+        return None
+
+    def ended(self) -> None:
+        return None
+
+
+class SafeConversationLog:
+    """Wraps a ConversationLog so a database hiccup never ends a live conversation."""
+
+    def __init__(self, inner: ConversationLog) -> None:
+        self._inner = inner
+
+    def _call(self, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception:
+            log.exception("conversation record failed")
+
+    def started(self, transport: str) -> None:
+        self._call(lambda: self._inner.started(transport))
+
+    def turn(self) -> None:
+        self._call(self._inner.turn)
+
+    def ended(self) -> None:
+        self._call(self._inner.ended)
+
+
+@dataclass(frozen=True)
+class RelayLimits:
+    max_session_seconds: float
+    idle_timeout_seconds: float
+    # How often the client pump wakes up to check the caps when the page is quiet.
+    poll_seconds: float = 0.5
+    # Largest frame accepted from the page (an audio append of ~1 s is ~64 KB).
+    max_client_frame: int = 256 * 1024
+    max_text_chars: int = 2000

@@ -1,0 +1,48 @@
+"""Opening the server-side Realtime WebSocket (standard key, never sent to the page)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+from urllib.parse import quote, urlsplit, urlunsplit
+
+from websockets.sync.client import ClientConnection, connect
+
+log = logging.getLogger(__name__)
+
+
+class UpstreamUnavailable(Exception):
+    """The Realtime API refused or could not be reached."""
+
+
+class Upstream(Protocol):
+    def send(self, message: str) -> None: ...
+    def recv(self, timeout: float | None = None) -> str | bytes: ...
+    def close(self) -> None: ...
+
+
+def realtime_url(base_url: str, model: str) -> str:
+    """`wss://host/v1/realtime?model=...` from the REST base URL (http→ws, https→wss)."""
+    parts = urlsplit(base_url.rstrip("/"))
+    scheme = {"https": "wss", "http": "ws"}.get(parts.scheme, parts.scheme)
+    return urlunsplit((scheme, parts.netloc, parts.path + "/realtime", f"model={quote(model)}", ""))
+
+
+def open_upstream(base_url: str, api_key: str, model: str, *, timeout: float) -> ClientConnection:
+    """Connect to the Realtime API; raises UpstreamUnavailable with no secret in the message."""
+    url = realtime_url(base_url, model)
+    try:
+        return connect(
+            url,
+            additional_headers={"Authorization": f"Bearer {api_key}"},
+            open_timeout=timeout,
+            # Audio frames are base64 and barely compress; deflate would only cost CPU.
+            compression=None,
+            max_size=16 * 1024 * 1024,
+            max_queue=256,
+            proxy=None,
+            close_timeout=2,
+        )
+    except Exception as exc:  # OSError, InvalidStatus, InvalidHandshake, TimeoutError
+        log.warning("realtime upstream unavailable: %s", type(exc).__name__)
+        raise UpstreamUnavailable(type(exc).__name__) from exc
