@@ -283,7 +283,7 @@ def parse_sort(sort: str) -> tuple[str, bool]:
 
 def _ordered(stmt: Select[Any], sort: str) -> Select[Any]:
     key, descending = parse_sort(sort)
-    column: ColumnElement[Any] = Lead.email_normalized if key == "email" else Lead.__table__.c[key]
+    column: Any = Lead.email_normalized if key == "email" else Lead.__table__.c[key]
     if key in ("name", "company"):
         column = func.lower(column)  # sales expects "acme" next to "Acme"
     order = column.desc() if descending else column.asc()

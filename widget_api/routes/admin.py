@@ -1,0 +1,272 @@
+"""Leads review for sales: the server-rendered admin page and its JSON API.
+
+Thin adapters over `widget_api.crm`. The API authenticates every request with the company's
+admin token as a Bearer token (no cookies, so cross-site requests carry no authority). The page
+exchanges the token once for a signed HttpOnly SameSite=Strict cookie; its state-changing
+forms also need the CSRF token from that cookie and a same-origin Origin header when present.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from widget_api.crm import admin_auth
+from widget_api.crm.export import leads_to_csv, leads_to_json
+from widget_api.crm.leads import LeadView, count_leads, get_lead, list_leads, parse_sort, set_status
+from widget_api.crm.models import LEAD_STATUSES
+from widget_api.errors import ApiError
+
+bp = Blueprint("admin", __name__, template_folder="../templates")
+
+COOKIE_NAME = "widget_admin"
+_PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+class LeadQuery(BaseModel):
+    """Filters, sort and page of a lead listing (query string of the page and the API)."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+    status: Literal["new", "contacted", "qualified", "disqualified"] | None = None
+    since: date | None = None
+    until: date | None = None
+    search: str | None = Field(default=None, max_length=200)
+    sort: str = Field(default="-created_at", max_length=20)
+    limit: int = Field(default=50, ge=1, le=500)
+    offset: int = Field(default=0, ge=0)
+
+    def filters(self) -> dict[str, Any]:
+        return {"status": self.status, "since": self.since, "until": self.until,
+                "search": self.search or None}  # fmt: skip
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: Literal["new", "contacted", "qualified", "disqualified"]
+
+
+def _validated(model: type[BaseModel], data: Any) -> Any:
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        fields = sorted({str(e["loc"][0]) for e in exc.errors() if e.get("loc")})
+        code = "lead_status_invalid" if fields == ["status"] else "validation_failed"
+        raise ApiError(code, details=[{"fields": fields}]) from None
+    if isinstance(parsed, LeadQuery):
+        parse_sort(parsed.sort)  # unknown sort keys are a 422, not a 500
+    return parsed
+
+
+def _query() -> LeadQuery:
+    data = {k: v for k, v in request.args.items() if v != ""}
+    data.setdefault("search", data.pop("q", None))
+    return _validated(LeadQuery, data)  # type: ignore[no-any-return]
+
+
+def _services() -> Any:
+    from widget_api.services import get_services
+
+    return get_services(current_app)  # type: ignore[arg-type]
+
+
+def _company(company_id: str) -> Any:
+    return _services().companies.get(company_id)  # ApiError("unknown_company") → 404
+
+
+def _token(company: Any) -> str | None:
+    return admin_auth.resolve_admin_token(company, _services().settings)
+
+
+# --- JSON API ---------------------------------------------------------------------------------
+
+
+def _api_auth(company_id: str) -> Any:
+    company = _company(company_id)
+    services = _services()
+    candidate = admin_auth.bearer_token(request.headers.get("Authorization"))
+    admin_auth.authorize(candidate, company, services.companies.all(), services.settings)
+    return company
+
+
+def _lead_json(lead: LeadView) -> dict[str, Any]:
+    return lead.model_dump(mode="json")
+
+
+@bp.get("/api/admin/<company_id>/leads")
+def api_list(company_id: str) -> Any:
+    """A page of the company's leads with the total matching count."""
+    _api_auth(company_id)
+    query, db = _query(), _services().db
+    leads = list_leads(db, company_id=company_id, **query.filters(), sort=query.sort,
+                       limit=query.limit, offset=query.offset)  # fmt: skip
+    total = count_leads(db, company_id=company_id, **query.filters())
+    return {"leads": [_lead_json(lead) for lead in leads], "total": total,
+            "limit": query.limit, "offset": query.offset}  # fmt: skip
+
+
+@bp.get("/api/admin/<company_id>/leads/<int:lead_id>")
+def api_show(company_id: str, lead_id: int) -> Any:
+    """One lead."""
+    _api_auth(company_id)
+    return _lead_json(get_lead(_services().db, company_id, lead_id))
+
+
+@bp.route("/api/admin/<company_id>/leads/<int:lead_id>", methods=["PATCH"])
+@bp.post("/api/admin/<company_id>/leads/<int:lead_id>/status")
+def api_set_status(company_id: str, lead_id: int) -> Any:
+    """Change a lead's status: body `{"status": "contacted"}`."""
+    _api_auth(company_id)
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ApiError("invalid_json")
+    change: StatusChange = _validated(StatusChange, body)
+    return _lead_json(set_status(_services().db, company_id, lead_id, change.status))
+
+
+@bp.get("/api/admin/<company_id>/leads.csv", endpoint="api_export_csv")
+@bp.get("/api/admin/<company_id>/leads.json", endpoint="api_export_json")
+def api_export(company_id: str) -> Response:
+    """Every matching lead as a CSV or JSON download."""
+    _api_auth(company_id)
+    return _export(company_id)
+
+
+def _export(company_id: str) -> Response:
+    query = _query()
+    leads = list_leads(_services().db, company_id=company_id, **query.filters(),
+                       sort=query.sort, limit=None)  # fmt: skip
+    if request.path.endswith(".csv"):
+        body, mimetype = leads_to_csv(leads), "text/csv"
+    else:
+        body, mimetype = leads_to_json(leads), "application/json"
+    filename = f"leads-{company_id}.{request.path.rsplit('.', 1)[1]}"
+    disposition = f'attachment; filename="{filename}"'
+    return Response(body, mimetype=mimetype, headers={"Content-Disposition": disposition})
+
+
+# --- page --------------------------------------------------------------------------------------
+
+
+def _page_session(company: Any) -> admin_auth.AdminSession | None:
+    return admin_auth.read_session_cookie(
+        _services().signing_key, request.cookies.get(COOKIE_NAME),
+        company_id=company.id, token=_token(company),
+    )  # fmt: skip
+
+
+def _same_origin() -> bool:
+    """A browser's Origin (or Referer) must be this server; without either, the CSRF token rules."""
+    origin = request.headers.get("Origin") or request.headers.get("Referer")
+    if not origin:
+        return True
+    parts = urlsplit(origin)
+    allowed = {request.host_url.rstrip("/"), _services().settings.server_origin}
+    return f"{parts.scheme}://{parts.netloc}" in allowed
+
+
+def _login_page(company: Any, *, failed: bool = False, status: int = 401) -> Any:
+    return render_template("admin/login.html", company=company, failed=failed), status
+
+
+@bp.get("/admin/<company_id>/leads")
+def page(company_id: str) -> Any:
+    """The leads table: sort, search, status filter, exports and status changes."""
+    company = _company(company_id)
+    session = _page_session(company)
+    if session is None:
+        return _login_page(company)
+    query, db = _query(), _services().db
+    leads = list_leads(db, company_id=company_id, **query.filters(), sort=query.sort,
+                       limit=query.limit, offset=query.offset)  # fmt: skip
+    total = count_leads(db, company_id=company_id, **query.filters())
+    current = {k: v for k, v in request.args.items() if v and k != "token"}
+
+    def page_url(endpoint: str = "admin.page", **changes: Any) -> str:
+        merged = {k: v for k, v in {**current, **changes}.items() if v not in (None, "")}
+        return url_for(endpoint, company_id=company_id, **merged)
+
+    return render_template(
+        "admin/leads.html", company=company, leads=leads, total=total, query=query,
+        statuses=LEAD_STATUSES, csrf_token=session.csrf_token, page_url=page_url,
+        back=request.full_path, sort_key=parse_sort(query.sort),
+    )  # fmt: skip
+
+
+@bp.post("/admin/<company_id>/login")
+def login(company_id: str) -> Any:
+    """Swap the admin token for the page's session cookie."""
+    company = _company(company_id)
+    if not _same_origin():
+        raise ApiError("csrf_failed")
+    token = _token(company)
+    if not admin_auth.token_matches(request.form.get("token", ""), token):
+        return _login_page(company, failed=True)
+    response = redirect(url_for("admin.page", company_id=company_id), code=303)
+    cookie = admin_auth.issue_session_cookie(_services().signing_key, company_id, token or "")
+    response.set_cookie(
+        COOKIE_NAME, cookie,
+        max_age=admin_auth.SESSION_MAX_AGE_SECONDS, path=f"/admin/{company_id}/",
+        httponly=True, samesite="Strict", secure=request.is_secure,
+    )  # fmt: skip
+    return response
+
+
+def _page_form_auth(company_id: str) -> Any:
+    company = _company(company_id)
+    session = _page_session(company)
+    if session is None:
+        raise ApiError("admin_token_invalid")
+    if not _same_origin() or not admin_auth.csrf_matches(session, request.form.get("csrf_token")):
+        raise ApiError("csrf_failed")
+    return company
+
+
+@bp.post("/admin/<company_id>/logout")
+def logout(company_id: str) -> Any:
+    """Forget the session cookie."""
+    _page_form_auth(company_id)
+    response = redirect(url_for("admin.page", company_id=company_id), code=303)
+    response.delete_cookie(COOKIE_NAME, path=f"/admin/{company_id}/")
+    return response
+
+
+@bp.post("/admin/<company_id>/leads/<int:lead_id>/status")
+def page_set_status(company_id: str, lead_id: int) -> Any:
+    """The page's status form; back to the same listing afterwards."""
+    _page_form_auth(company_id)
+    change: StatusChange = _validated(StatusChange, {"status": request.form.get("status")})
+    set_status(_services().db, company_id, lead_id, change.status)
+    back = request.form.get("back", "")
+    # Only a listing of this company's page: never an open redirect.
+    if not back.startswith(f"/admin/{company_id}/leads?") or "//" in back or "\\" in back:
+        back = url_for("admin.page", company_id=company_id)
+    return redirect(back, code=303)
+
+
+@bp.get("/admin/<company_id>/leads.csv", endpoint="page_export_csv")
+@bp.get("/admin/<company_id>/leads.json", endpoint="page_export_json")
+def page_export(company_id: str) -> Response:
+    """The page's export links (cookie session)."""
+    company = _company(company_id)
+    if _page_session(company) is None:
+        raise ApiError("admin_token_invalid")
+    return _export(company_id)
+
+
+@bp.after_request
+def _harden(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    if request.path.startswith("/admin/"):
+        response.headers["Content-Security-Policy"] = _PAGE_CSP
+        response.headers["X-Frame-Options"] = "DENY"
+    return response
