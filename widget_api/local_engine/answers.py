@@ -52,7 +52,7 @@ class _Unit:
 
 def hits_from_result(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The list of hits inside a `search_knowledge` result, whatever its key is called."""
-    for key in ("results", "hits", "chunks", "matches"):
+    for key in ("passages", "results", "hits", "chunks"):
         value = result.get(key)
         if isinstance(value, list):
             return [h for h in value if isinstance(h, dict) and isinstance(h.get("text"), str)]

@@ -29,25 +29,20 @@ class LocalEngine:
     """One visitor's text conversation; `respond` emits the events of one answer."""
 
     def __init__(
-        self, *, display_name: str, greeting: str, run_tool: RunTool, encoder: Encoder
+        self, *, display_name: str, run_tool: RunTool, encoder: Encoder
     ) -> None:
         self._name = display_name
-        self._greeting = greeting
         self._run_tool = run_tool
         self._encoder = encoder
         self._contact = Contact()
         self._lead_logged_for: tuple[str, str] | None = None
         self._topics: list[str] = []
 
-    def greet(self, emit: Emit) -> None:
-        """The opening message, which says plainly that this is a text assistant."""
-        self._say(
-            emit,
-            [
-                self._greeting,
-                f"Voice isn't available right now, so I'm {self._name}'s text assistant: I answer "
-                "from our documentation, show demo clips and can book you a meeting.",
-            ],
+    def introduction(self) -> str:
+        """What the visitor is told first: plainly, that this is a text assistant."""
+        return (
+            f"You're chatting with {self._name}'s text assistant. Voice isn't available right "
+            "now, but I can answer from our documentation, show demo clips and book a meeting."
         )
 
     def respond(self, text: str, emit: Emit) -> None:

@@ -30,26 +30,25 @@ class LocalSession:
         *,
         conversation: ConversationLog,
         limits: RelayLimits,
-        notice: dict[str, Any] | None = None,
+        reason: str = "realtime_unavailable",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._channel = channel
         self._engine = engine
         self._conversation = conversation
         self._limits = limits
-        self._notice = notice
+        self._reason = reason
         self._clock = clock
         self._pending: str | None = None
 
     def run(self) -> None:
-        """Greet, then answer each message until the page leaves or a cap is reached."""
+        """Introduce the text assistant, then answer until the page leaves or a cap is reached."""
         try:
             self._send({"type": "session.created", "session": {
                 "type": "realtime", "object": "realtime.session", "output_modalities": ["text"],
             }})  # fmt: skip
-            if self._notice:
-                self._send(self._notice)
-            self._engine.greet(self._send)
+            self._send({"type": "widget.notice", "mode": "text", "code": self._reason,
+                        "message": self._engine.introduction()})  # fmt: skip
             self._loop()
         except ChannelClosed:
             pass

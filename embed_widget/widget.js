@@ -1,0 +1,418 @@
+/* The widget page: voice over WebRTC (direct to OpenAI) or over our relay WebSocket, or text
+   with the relay (OpenAI text or the server's local engine). No framework; every string from
+   the server or the model goes through textContent, never innerHTML. */
+(function () {
+  "use strict";
+  var cfg = JSON.parse(document.getElementById("widget-config").textContent);
+  var $ = function (id) { return document.getElementById(id); };
+  var root = document.querySelector(".w"), log = $("w-log"), statusEl = $("w-status");
+  var statusText = $("w-status-text"), micBtn = $("w-mic"), micLabel = $("w-mic-label");
+  var muteBtn = $("w-mute"), endBtn = $("w-end"), form = $("w-form"), input = $("w-input");
+  var ttsBox = $("w-tts"), remoteAudio = $("w-remote");
+
+  // ---------------------------------------------------------------- theme and host page
+  var theme = cfg.theme || {};
+  [["--primary", theme.primary_color], ["--accent", theme.accent_color],
+   ["--text", theme.text_color], ["--bg", theme.background_color]].forEach(function (p) {
+    if (/^#[0-9a-f]{3,6}$/i.test(p[1] || "")) document.documentElement.style.setProperty(p[0], p[1]);
+  });
+  function toHost(msg) {
+    msg.source = "sales-widget";
+    if (cfg.hostOrigin && window.parent !== window) window.parent.postMessage(msg, cfg.hostOrigin);
+  }
+  window.addEventListener("message", function (e) {
+    if (!cfg.hostOrigin || e.origin !== cfg.hostOrigin || e.source !== window.parent) return;
+    if (e.data && e.data.source === "sales-widget-host" && e.data.type === "open") input.focus();
+  });
+  $("w-close").addEventListener("click", function () { toHost({ type: "close" }); });
+  document.addEventListener("keydown", function (e) { if (e.key === "Escape") toHost({ type: "close" }); });
+
+  // ---------------------------------------------------------------- view
+  var LABELS = { idle: "Ready", connecting: "Connecting\u2026", listening: "Listening",
+                 thinking: "Thinking\u2026", speaking: "Speaking", error: "Something went wrong" };
+  function setState(state, label) {
+    statusEl.setAttribute("data-state", state);
+    statusText.textContent = label || LABELS[state];
+    document.body.setAttribute("data-state", state);
+  }
+  function scroll() { log.scrollTop = log.scrollHeight; }
+  function el(tag, cls, text) {
+    var n = document.createElement(tag);
+    if (cls) n.className = cls;
+    if (text != null) n.textContent = text;
+    return n;
+  }
+  function add(node) { log.appendChild(node); scroll(); return node; }
+  function note(text, isError) { return add(el("p", "w-note" + (isError ? " error" : ""), text)); }
+  var bubbles = {};
+  function bubble(key, role, text, pending) {
+    var b = key && bubbles[key];
+    if (!b) { b = add(el("p", "w-msg " + role)); if (key) bubbles[key] = b; }
+    if (text != null) b.textContent = text;
+    b.classList.toggle("pending", !!pending);
+    scroll();
+    return b;
+  }
+  function appendTo(key, role, delta) {
+    var b = bubbles[key] || bubble(key, role, "");
+    b.textContent += delta;
+    scroll();
+  }
+  function speak(text) {
+    if (!ttsBox.checked || !window.speechSynthesis || !text) return;
+    var u = new SpeechSynthesisUtterance(text.replace(/\(Source:[^)]*\)/g, ""));
+    u.lang = cfg.language || "en";
+    speechSynthesis.cancel();
+    speechSynthesis.speak(u);
+  }
+  if (!window.speechSynthesis) $("w-tts-row").hidden = true;
+
+  // ---------------------------------------------------------------- cards
+  function safeUrl(u) {
+    try { var p = new URL(u); return p.protocol === "https:" || p.protocol === "http:" ? p.href : null; }
+    catch (e) { return null; }
+  }
+  function card(kind, title) {
+    var c = el("div", "w-card " + kind);
+    c.appendChild(el("h2", null, title));
+    return c;
+  }
+  function hitsOf(result) {
+    var keys = ["passages", "results", "hits", "chunks"];
+    for (var i = 0; i < keys.length; i++) if (Array.isArray(result[keys[i]])) return result[keys[i]];
+    return [];
+  }
+  var CARDS = {
+    search_knowledge: function (ev, r) {
+      var list = ev.sources || hitsOf(r), seen = {}, ul = el("ul");
+      list.forEach(function (s) {
+        var t = s.title || s.source || "Document";
+        if (seen[t]) return;
+        seen[t] = 1;
+        var li = el("li"), url = s.url && safeUrl(s.url);
+        if (url) { var a = el("a", null, t); a.href = url; a.target = "_blank"; a.rel = "noopener"; li.appendChild(a); }
+        else li.textContent = t;
+        ul.appendChild(li);
+      });
+      if (!ul.children.length) return null;
+      var c = card("sources", "Sources");
+      c.appendChild(ul);
+      return c;
+    },
+    get_demo_clip: function (ev, r) {
+      var clip = r.clip || r, url = clip.video_url && safeUrl(clip.video_url);
+      if (!url) return null;
+      var c = card("clip", "Demo clip");
+      c.appendChild(el("strong", null, clip.title || "Demo"));
+      var v = el("video");
+      v.controls = true; v.preload = "none"; v.src = url;
+      if (clip.thumbnail_url && safeUrl(clip.thumbnail_url)) v.poster = safeUrl(clip.thumbnail_url);
+      v.setAttribute("aria-label", clip.title || "Demo clip");
+      c.appendChild(v);
+      if (clip.description) c.appendChild(el("p", null, clip.description));
+      return c;
+    },
+    create_meeting_link: function (ev, r) {
+      var url = r.url && safeUrl(r.url);
+      if (!url) return null;
+      var c = card("meeting", "Book a meeting"), a = el("a", "w-cta", "Pick a time \u2192");
+      a.href = url; a.target = "_blank"; a.rel = "noopener";
+      c.appendChild(a);
+      return c;
+    },
+    log_lead: function (ev, r) {
+      var c = card("lead", "Details saved");
+      var email = r.email || (r.lead && r.lead.email);
+      c.appendChild(el("p", null, "\u2713 Thanks! Our team will follow up" + (email ? " at " + email : "") + "."));
+      return c;
+    }
+  };
+  function showToolResult(ev) {
+    if (!ev.ok) return;
+    var make = CARDS[ev.name], node = make && make(ev, ev.result || {});
+    if (node) add(node);
+  }
+
+  // ---------------------------------------------------------------- event handling (both transports)
+  var conv = null; // the live conversation: {kind: "relay"|"webrtc", mode: "voice"|"text", send, end, ...}
+  function handleEvent(ev) {
+    var t = ev.type;
+    if (t === "session.created" || t === "session.updated") {
+      if (conv && conv.mode === "voice") setState("listening"); else setState("idle", "Online \u00b7 text");
+    } else if (t === "widget.notice") {
+      if (ev.mode === "text") switchToText();
+      if (ev.message) note(ev.message);
+    } else if (t === "input_audio_buffer.speech_started") {
+      if (conv && conv.flush) conv.flush();
+      setState("listening");
+      bubble("u-" + ev.item_id, "user", "\u2026", true);
+    } else if (t === "input_audio_buffer.speech_stopped") {
+      setState("thinking");
+    } else if (t === "conversation.item.input_audio_transcription.delta") {
+      var b = bubbles["u-" + ev.item_id];
+      if (b && b.classList.contains("pending")) bubble("u-" + ev.item_id, "user", "", false);
+      appendTo("u-" + ev.item_id, "user", ev.delta || "");
+    } else if (t === "conversation.item.input_audio_transcription.completed") {
+      bubble("u-" + ev.item_id, "user", ev.transcript || "", false);
+    } else if (t === "response.created") {
+      if (conv) conv.responseActive = true;
+      setState("thinking");
+    } else if (t === "response.output_audio.delta") {
+      if (conv && conv.play) conv.play(ev.item_id, ev.delta);
+      setState("speaking");
+    } else if (t === "output_audio_buffer.started") {
+      setState("speaking");
+    } else if (t === "output_audio_buffer.stopped" || t === "output_audio_buffer.cleared") {
+      setState("listening");
+    } else if (t === "response.output_audio_transcript.delta" || t === "response.output_text.delta") {
+      appendTo("a-" + ev.item_id, "agent", ev.delta || "");
+    } else if (t === "response.output_audio_transcript.done") {
+      if (ev.transcript) bubble("a-" + ev.item_id, "agent", ev.transcript);
+    } else if (t === "response.output_text.done") {
+      bubble("a-" + ev.item_id, "agent", ev.text || "");
+      speak(ev.text);
+    } else if (t === "widget.tool_call") {
+      setState("thinking", "Looking that up\u2026");
+    } else if (t === "widget.tool_result") {
+      showToolResult(ev);
+    } else if (t === "response.output_item.done") {
+      if (conv && conv.onItemDone) conv.onItemDone(ev.item || {});
+    } else if (t === "response.done") {
+      if (conv) { conv.responseActive = false; if (conv.onResponseDone) conv.onResponseDone(); }
+      if (!conv || conv.mode !== "voice") setState("idle", "Online \u00b7 text");
+      else if (!conv.playing) setState("listening");
+    } else if (t === "error") {
+      var err = ev.error || {};
+      var fatal = /^(session_|upstream_|origin_|unknown_company)/.test(err.code || "");
+      note(err.message || "Something went wrong.", true);
+      if (fatal) { setState("error"); endConversation(true); }
+    }
+  }
+
+  // ---------------------------------------------------------------- relay transport
+  function wsUrl(mode) {
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath + "?mode=" + mode;
+  }
+  function openRelay(mode) {
+    return new Promise(function (resolve, reject) {
+      var ws = new WebSocket(wsUrl(mode)), opened = false;
+      var c = { kind: "relay", mode: mode, ws: ws, responseActive: false,
+                send: function (o) { if (ws.readyState === 1) ws.send(JSON.stringify(o)); },
+                sendRaw: function (s) { if (ws.readyState === 1) ws.send(s); },
+                close: function () { try { ws.close(1000); } catch (e) { /* closed */ } } };
+      ws.onopen = function () { opened = true; resolve(c); };
+      ws.onmessage = function (e) { try { handleEvent(JSON.parse(e.data)); } catch (x) { console.error(x); } };
+      ws.onerror = function () { if (!opened) reject(new Error("relay")); };
+      ws.onclose = function () {
+        if (!opened) return reject(new Error("relay"));
+        if (conv === c) { conv = null; resetControls(); if (statusEl.getAttribute("data-state") !== "error") setState("idle"); }
+      };
+    });
+  }
+
+  var audio = null; // {ctx, stream, capture, player}
+  function b64FromBuffer(buf) {
+    var bytes = new Uint8Array(buf), s = "";
+    for (var i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+    return btoa(s);
+  }
+  function floatsFromB64(b64) {
+    var bin = atob(b64), n = bin.length >> 1, out = new Float32Array(n);
+    for (var i = 0; i < n; i++) {
+      var v = bin.charCodeAt(2 * i) | (bin.charCodeAt(2 * i + 1) << 8);
+      out[i] = (v >= 0x8000 ? v - 0x10000 : v) / 0x8000;
+    }
+    return out;
+  }
+  async function startAudio(c) {
+    var ctx;
+    try { ctx = new AudioContext({ sampleRate: 24000 }); } catch (e) { ctx = new AudioContext(); }
+    await ctx.audioWorklet.addModule(cfg.workletUrl);
+    var stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true, autoGainControl: true } });
+    var capture = new AudioWorkletNode(ctx, "pcm-capture");
+    var player = new AudioWorkletNode(ctx, "pcm-player");
+    ctx.createMediaStreamSource(stream).connect(capture);
+    player.connect(ctx.destination);
+    capture.port.onmessage = function (e) {
+      if (c.muted) return;
+      // Type first: the relay recognises audio frames by their opening bytes.
+      c.sendRaw('{"type":"input_audio_buffer.append","audio":"' + b64FromBuffer(e.data) + '"}');
+    };
+    player.port.onmessage = function (e) {
+      var m = e.data;
+      if (m.type !== "pos") return;
+      c.playing = !m.drained;
+      c.send({ type: "widget.playback", item_id: m.item, played_ms: m.played_ms, drained: m.drained });
+      if (m.drained && !c.responseActive && conv === c) setState("listening");
+    };
+    c.play = function (item, b64) {
+      var samples = floatsFromB64(b64);
+      c.playing = true;
+      player.port.postMessage({ type: "push", item: item, samples: samples }, [samples.buffer]);
+    };
+    c.flush = function () { player.port.postMessage({ type: "flush" }); c.playing = false; };
+    audio = { ctx: ctx, stream: stream };
+    if (ctx.state === "suspended") await ctx.resume();
+  }
+  function stopAudio() {
+    if (!audio) return;
+    audio.stream.getTracks().forEach(function (t) { t.stop(); });
+    audio.ctx.close();
+    audio = null;
+  }
+
+  // ---------------------------------------------------------------- WebRTC transport
+  async function startWebRTC() {
+    var r = await fetch(cfg.sessionPath, { method: "POST", headers: { "Content-Type": "application/json" },
+                                           body: JSON.stringify({ companyId: cfg.companyId }) });
+    var data = await r.json().catch(function () { return {}; });
+    if (!r.ok) { var e = new Error("session"); e.code = data.error && data.error.code; throw e; }
+    var secret = typeof data.client_secret === "string" ? data.client_secret : (data.client_secret || {}).value;
+    var pc = new RTCPeerConnection();
+    var c = { kind: "webrtc", mode: "voice", pc: pc, responseActive: false, outputs: [], muted: false };
+    pc.ontrack = function (e) { remoteAudio.srcObject = e.streams[0]; };
+    var stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+    var dc = pc.createDataChannel("oai-events");
+    c.send = function (o) { if (dc.readyState === "open") dc.send(JSON.stringify(o)); };
+    c.close = function () { stream.getTracks().forEach(function (t) { t.stop(); }); try { dc.close(); pc.close(); } catch (x) { /* closed */ } };
+    c.setMuted = function (m) { stream.getAudioTracks().forEach(function (t) { t.enabled = !m; }); };
+    dc.onmessage = function (e) { try { handleEvent(JSON.parse(e.data)); } catch (x) { console.error(x); } };
+    c.onItemDone = function (item) { if (item.type === "function_call") runTool(c, data, item); };
+    c.onResponseDone = function () { flushOutputs(c); };
+    var opened = new Promise(function (res) { dc.onopen = res; });
+    var offer = await pc.createOffer();
+    await pc.setLocalDescription(offer);
+    var ans = await fetch(data.calls_url || cfg.callsUrl, { method: "POST", body: offer.sdp,
+      headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + secret } });
+    if (!ans.ok) throw new Error("calls " + ans.status);
+    await pc.setRemoteDescription({ type: "answer", sdp: await ans.text() });
+    await opened;
+    return c;
+  }
+  async function runTool(c, session, item) {
+    setState("thinking", "Looking that up\u2026");
+    var out;
+    try {
+      var r = await fetch(cfg.toolPath, { method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + session.tool_token },
+        body: JSON.stringify({ name: item.name, arguments: item.arguments || "{}", call_id: item.call_id, session_id: session.session_id }) });
+      var body = await r.json();
+      out = body.output != null ? body.output : JSON.stringify(body);
+    } catch (e) {
+      out = JSON.stringify({ error: { code: "internal_error", message: "The tool could not be reached." } });
+    }
+    try {
+      var parsed = JSON.parse(out);
+      showToolResult({ name: item.name, ok: !parsed.error, result: parsed });
+    } catch (e) { /* plain-text output: nothing to show */ }
+    c.outputs.push({ type: "function_call_output", call_id: item.call_id, output: out });
+    if (!c.responseActive) flushOutputs(c);
+  }
+  function flushOutputs(c) {
+    // A response.create while a response is active is refused: outputs wait for response.done.
+    if (!c.outputs.length || c.responseActive) return;
+    c.outputs.splice(0).forEach(function (item) { c.send({ type: "conversation.item.create", item: item }); });
+    c.responseActive = true;
+    c.send({ type: "response.create" });
+  }
+
+  // ---------------------------------------------------------------- controls
+  function resetControls() {
+    micBtn.classList.remove("live");
+    micLabel.textContent = "Start talking";
+    muteBtn.disabled = endBtn.disabled = true;
+    muteBtn.setAttribute("aria-pressed", "false");
+    muteBtn.textContent = "Mute";
+  }
+  function endConversation(keepState) {
+    var c = conv;
+    conv = null;
+    if (c) c.close();
+    stopAudio();
+    resetControls();
+    if (!keepState) setState("idle");
+  }
+  function switchToText() {
+    stopAudio();
+    if (conv) conv.mode = "text";
+    root.classList.add("text-only");
+    setState("idle", "Online \u00b7 text");
+    input.focus();
+  }
+  function wantsWebRTC() {
+    return cfg.realtime && (cfg.transport === "webrtc" || cfg.transport === "auto") && window.RTCPeerConnection;
+  }
+  async function startVoice() {
+    setState("connecting");
+    micBtn.disabled = true;
+    try {
+      if (wantsWebRTC()) {
+        try { conv = await startWebRTC(); }
+        catch (e) {
+          if (e.code === "realtime_unavailable") { note("Voice isn't available right now; you can type instead."); conv = await openRelay("text"); switchToText(); return; }
+          if (cfg.transport === "webrtc") throw e;
+          conv = null; // auto: fall back to the relay
+        }
+      }
+      if (!conv) { conv = await openRelay("voice"); await startAudio(conv); }
+      micBtn.classList.add("live");
+      micLabel.textContent = "Listening\u2026";
+      muteBtn.disabled = endBtn.disabled = false;
+      if (conv.mode === "voice") setState("listening");
+    } catch (e) {
+      console.error(e);
+      endConversation(true);
+      setState("error", e && e.name === "NotAllowedError" ? "Microphone blocked" : "Couldn't connect");
+      note(e && e.name === "NotAllowedError" ? "Allow microphone access to talk, or type below." : "Voice couldn't start. You can still type below.", true);
+    } finally { micBtn.disabled = false; }
+  }
+  micBtn.addEventListener("click", function () {
+    if (conv && conv.mode === "voice") endConversation(); else startVoice();
+  });
+  muteBtn.addEventListener("click", function () {
+    if (!conv) return;
+    conv.muted = !conv.muted;
+    if (conv.setMuted) conv.setMuted(conv.muted);
+    muteBtn.setAttribute("aria-pressed", String(conv.muted));
+    muteBtn.textContent = conv.muted ? "Unmute" : "Mute";
+    setState(conv.muted ? "idle" : "listening", conv.muted ? "Muted" : null);
+  });
+  endBtn.addEventListener("click", function () { endConversation(); note("Conversation ended."); });
+
+  var connecting = null;
+  form.addEventListener("submit", async function (e) {
+    e.preventDefault();
+    var text = input.value.trim();
+    if (!text) return;
+    input.value = "";
+    bubble(null, "user", text);
+    try {
+      if (!conv) {
+        setState("connecting");
+        connecting = connecting || openRelay("text").then(function (c) { conv = c; return c; });
+        await connecting;
+        connecting = null;
+      }
+      conv.send({ type: "conversation.item.create", item: { type: "message", role: "user", content: [{ type: "input_text", text: text }] } });
+      conv.send({ type: "response.create" });
+      setState("thinking");
+    } catch (x) {
+      connecting = null;
+      setState("error", "Couldn't connect");
+      note("The assistant is unreachable right now. Please try again in a moment.", true);
+    }
+  });
+
+  // ---------------------------------------------------------------- start
+  if (cfg.blocked) {
+    root.classList.add("blocked");
+    setState("error", "Not available here");
+    note("This website is not allowed to show this chat.", true);
+    return;
+  }
+  if (cfg.transport === "text" || !(navigator.mediaDevices && window.AudioWorkletNode)) root.classList.add("text-only");
+  bubble(null, "agent", cfg.greeting);
+  setState("idle");
+  toHost({ type: "ready" });
+})();
