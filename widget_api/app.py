@@ -3,38 +3,75 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flask import Flask, jsonify
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from widget_api.errors import ApiError
+from widget_api.services import EXTENSION_KEY, Services, build_services
 from widget_api.settings import Settings
+
+if TYPE_CHECKING:
+    from knowledge.embedding import Embedder
 
 log = logging.getLogger(__name__)
 
 # Werkzeug's HTTP errors mapped onto catalogue codes, so even routing failures answer in JSON.
-_HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 415: "unsupported_media_type"}
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
 
 
-def create_app(settings: Settings | None = None, **overrides: Any) -> Flask:
-    """Build the app from one Settings object (from the environment when not given)."""
+def create_app(
+    settings: Settings | None = None,
+    *,
+    embedder: Embedder | None = None,
+    services: Services | None = None,
+    **overrides: Any,
+) -> Flask:
+    """Build the app from one Settings object (from the environment when not given).
+
+    `embedder` lets tests and scripts share one loaded model; `services` replaces the whole
+    wiring (then `settings` is taken from it).
+    """
+    if services is not None:
+        settings = services.settings
     settings = settings or Settings(**overrides)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["settings"] = settings
+    app.extensions[EXTENSION_KEY] = services or build_services(settings, embedder=embedder)
     _register_error_handlers(app)
 
-    from widget_api.routes import health
+    from widget_api.routes import health, session, tool
 
     app.register_blueprint(health.bp)
+    app.register_blueprint(session.bp)
+    app.register_blueprint(tool.bp)
+    # Other parts register their blueprints below (one line each).
+    from widget_api.routes import widget
+
+    app.register_blueprint(widget.bp)
+    widget.sock.init_app(app)
     return app
 
 
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def _api_error(err: ApiError):  # type: ignore[no-untyped-def]
-        return jsonify(err.to_dict()), err.status
+        response = jsonify(err.to_dict())
+        retry_after = next(
+            (d["retry_after"] for d in err.details if isinstance(d, dict) and "retry_after" in d),
+            None,
+        )
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response, err.status
 
     @app.errorhandler(RequestEntityTooLarge)
     def _too_large(_err: RequestEntityTooLarge):  # type: ignore[no-untyped-def]
@@ -48,6 +85,17 @@ def _register_error_handlers(app: Flask) -> None:
             err = ApiError("validation_failed", exc.description, status=exc.code)
         else:
             err = ApiError(code)
+        return jsonify(err.to_dict()), err.status
+
+    @app.errorhandler(SQLAlchemyError)
+    def _database(exc: SQLAlchemyError):  # type: ignore[no-untyped-def]
+        # Connection-level failures are an outage, not a bug; anything else is a bug.
+        if isinstance(exc, OperationalError | InterfaceError):
+            log.warning("database unavailable: %s", type(exc).__name__)
+            err = ApiError("database_unavailable")
+        else:
+            log.exception("database error")
+            err = ApiError("internal_error")
         return jsonify(err.to_dict()), err.status
 
     @app.errorhandler(Exception)

@@ -51,6 +51,7 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "lead_email_invalid": ErrorSpec(422, "The email address is not valid."),
     "lead_phone_invalid": ErrorSpec(422, "The phone number is not valid."),
     "lead_not_found": ErrorSpec(404, "No lead with that id."),
+    "lead_fields_missing": ErrorSpec(422, "Required lead details are missing."),
     "lead_status_invalid": ErrorSpec(422, "Status must be new, contacted, qualified or disqualified."),
     "tool_call_in_progress": ErrorSpec(409, "This tool call is still running; retry shortly."),
     "no_clip_found": ErrorSpec(404, "No demo clip fits that topic."),

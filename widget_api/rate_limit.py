@@ -28,7 +28,7 @@ class SlidingWindow:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def hit(self, key: str) -> float:
-        """Record one event; 0.0 when allowed, else the seconds until a slot frees (not recorded)."""
+        """Record one event: 0.0 when allowed, else seconds until a slot frees (not recorded)."""
         now = self.clock()
         with self._lock:
             events = self._events.setdefault(key, deque())

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 from widget_api.companies import CompanyRegistry
 from widget_api.rate_limit import SessionRateLimiter
+from widget_api.realtime.client_secrets import ClientSecretMinter
 from widget_api.settings import Settings
 
 if TYPE_CHECKING:
@@ -43,6 +44,7 @@ class Services:
     tools: ToolRunner
     rate_limiter: SessionRateLimiter
     signing_key: bytes
+    minter: ClientSecretMinter | None = None  # None without an OpenAI key: text mode only
 
 
 def build_services(
@@ -84,6 +86,7 @@ def build_services(
             settings.session_daily_cap_per_company,
         ),
         signing_key=settings.signing_key(),
+        minter=ClientSecretMinter(settings) if settings.realtime_enabled else None,
     )
 
 

@@ -1,0 +1,1 @@
+"""The Realtime session the widget talks through: its GA configuration and client secrets."""

@@ -1,0 +1,33 @@
+"""`POST /api/realtime/session`: a Realtime client secret for one company's widget."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from widget_api.routes.body import json_body
+from widget_api.services import get_services
+from widget_api.sessions import start_realtime_session
+
+bp = Blueprint("session", __name__)
+
+
+class SessionRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    company_id: StrictStr = Field(alias="companyId", min_length=1, max_length=64)
+
+
+@bp.post("/api/realtime/session")
+def create_session():  # type: ignore[no-untyped-def]
+    """Start a conversation: client secret, session id, tool token and allowed transports."""
+    body = json_body(SessionRequest)
+    answer = start_realtime_session(
+        get_services(current_app),
+        body.company_id,
+        origin=request.headers.get("Origin"),
+        client=request.remote_addr or "unknown",
+    )
+    response = jsonify(answer)
+    response.headers["Cache-Control"] = "no-store"
+    return response

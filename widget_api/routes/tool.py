@@ -1,0 +1,54 @@
+"""`POST /api/chat/<companyId>/tool`: run a tool call the model made in the browser's session."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+
+from widget_api.errors import ApiError
+from widget_api.routes.body import json_body
+from widget_api.services import get_services
+from widget_api.tokens import verify_tool_token
+from widget_api.tools.registry import MAX_ARGUMENT_CHARS, ToolContext
+
+bp = Blueprint("tool", __name__)
+
+
+class ToolCallRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: StrictStr = Field(min_length=1, max_length=64)
+    arguments: StrictStr = Field(max_length=MAX_ARGUMENT_CHARS)
+    call_id: StrictStr = Field(min_length=1, max_length=128)
+    session_id: StrictStr = Field(min_length=1, max_length=128)
+
+
+def _bearer() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ApiError("token_missing")
+    return token.strip()
+
+
+@bp.post("/api/chat/<company_id>/tool")
+def run_tool(company_id: str):  # type: ignore[no-untyped-def]
+    """Run one tool call (idempotent per session and call id); answers `{output}`."""
+    services = get_services(current_app)
+    company = services.companies.get(company_id)
+    token = _bearer()
+    body = json_body(ToolCallRequest)
+    verify_tool_token(
+        services.signing_key, token, company_id=company.id, session_id=body.session_id
+    )
+    outcome = services.tools.run(
+        ToolContext(company=company, session_id=body.session_id, channel="voice"),
+        body.call_id,
+        body.name,
+        body.arguments,
+    )
+    response = jsonify({"output": outcome.output, "replayed": outcome.replayed})
+    # The tool's own work, so load tests can separate it from the endpoint's overhead.
+    response.headers["Server-Timing"] = f"tool;dur={outcome.tool_ms:.3f}"
+    response.headers["Cache-Control"] = "no-store"
+    return response

@@ -1,0 +1,85 @@
+"""Starting a widget conversation: the plain function behind `POST /api/realtime/session`.
+
+Order matters: cheap refusals first (unknown company, foreign origin, no voice configured),
+then the rate limits, and only then the paid call to OpenAI.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from widget_api.errors import ApiError
+from widget_api.instructions import build_instructions
+from widget_api.origins import is_origin_allowed
+from widget_api.realtime.client_secrets import webrtc_calls_url
+from widget_api.realtime.session_config import build_session
+from widget_api.tokens import issue_tool_token
+
+if TYPE_CHECKING:
+    from widget_api.services import Services
+
+log = logging.getLogger(__name__)
+
+_TRANSPORTS = {"auto": ["webrtc", "relay"], "webrtc": ["webrtc"], "relay": ["relay"], "text": []}
+
+
+def relay_path(company_id: str) -> str:
+    return f"/ws/realtime/{company_id}"
+
+
+def new_session_id() -> str:
+    return "ws_" + secrets.token_urlsafe(18)
+
+
+def start_realtime_session(
+    services: Services, company_id: str, *, origin: str | None, client: str
+) -> dict[str, Any]:
+    """Mint a client secret for the company's session and a tool token for this conversation.
+
+    No key configured (or a text-only company) → `realtime_unavailable` whose details tell the
+    widget to use the relay WebSocket in text mode, which needs no secret and runs tools itself.
+    """
+    settings = services.settings
+    company = services.companies.get(company_id)
+    if not is_origin_allowed(origin, company, settings.server_origin):
+        raise ApiError("origin_not_allowed")
+    voice = _TRANSPORTS[company.transport]
+    if services.minter is None or not voice:
+        raise ApiError(
+            "realtime_unavailable",
+            details=[{"transports": ["text"], "relay_path": relay_path(company.id)}],
+        )
+    services.rate_limiter.check(company.id, client)
+    tools = services.tools.declarations(company)
+    session = build_session(company, tools, instructions=build_instructions(company))
+    secret = services.minter.mint(session)
+    session_id = new_session_id()
+    _record_start(services, company.id, session_id, voice[0])
+    return {
+        "client_secret": secret.value,
+        "expires_at": secret.expires_at,
+        "model": secret.session.get("model") or company.model,
+        "session_id": session_id,
+        "tool_token": issue_tool_token(
+            services.signing_key, company.id, session_id, settings.tool_token_ttl_seconds
+        ),
+        "tools": tools,
+        "transports": voice + ["text"],
+        "webrtc_calls_url": webrtc_calls_url(settings.openai_base_url),
+        "relay_path": relay_path(company.id),
+    }
+
+
+def _record_start(services: Services, company_id: str, session_id: str, transport: str) -> None:
+    # The conversation row is a report, not a gate: a database hiccup must not cost the visitor
+    # a session OpenAI already paid for. The relay records its own start when it is used.
+    from widget_api.crm.conversations import start_conversation
+
+    try:
+        start_conversation(
+            services.db, company_id=company_id, session_id=session_id, transport=transport
+        )
+    except Exception:
+        log.exception("could not record the conversation start for %s", company_id)

@@ -1,0 +1,70 @@
+"""`search_knowledge`: the only source of facts the rep may state."""
+
+from __future__ import annotations
+
+import logging
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from widget_api.tools.base import RunContext, ToolError
+
+log = logging.getLogger(__name__)
+
+NAME = "search_knowledge"
+DESCRIPTION = (
+    "Search the company's documents (product, pricing, security, integrations, FAQ). Call it"
+    " before stating any price, plan, feature, limit or policy, and answer only from the"
+    " results, naming the source. Returns the most relevant passages."
+)
+_MAX_PASSAGE_CHARS = 1500
+
+
+class Args(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    query: str = Field(
+        min_length=2,
+        max_length=300,
+        description="What to look up, as a short self-contained question or phrase, e.g."
+        " 'price of the Growth plan' or 'is SSO supported'.",
+    )
+    top_k: int | None = Field(
+        None, ge=1, le=8, description="How many passages to return (1-8, default 4)."
+    )
+
+
+class Passage(BaseModel):
+    title: str
+    source: str
+    url: str | None
+    section: str
+    text: str
+    score: float
+
+
+class Result(BaseModel):
+    found: bool
+    passages: list[Passage]
+
+
+def run(args: Args, ctx: RunContext) -> Result:
+    """Search the company's collection; Chroma down → `knowledge_unavailable`."""
+    from knowledge import KnowledgeUnavailable
+
+    try:
+        hits = ctx.deps.knowledge.search(ctx.company.collection, args.query, args.top_k or 4)
+    except KnowledgeUnavailable:
+        log.warning("knowledge base unavailable for %s", ctx.company.id)
+        raise ToolError("knowledge_unavailable") from None
+    passages = [
+        Passage(
+            title=h.title,
+            source=h.source,
+            url=h.url,
+            section=" > ".join(h.heading_path),
+            text=h.text[:_MAX_PASSAGE_CHARS],
+            score=round(float(h.score), 4),
+        )
+        for h in hits
+    ]
+    return Result(found=bool(passages), passages=passages)
