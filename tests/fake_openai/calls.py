@@ -1,0 +1,100 @@
+"""`POST /v1/realtime/calls` (GA §2.1): SDP offer in, SDP answer out, `Location: .../rtc_...`.
+
+With aiortc installed the answer is a real WebRTC answer (see `webrtc.py`); without it the
+endpoint still validates and answers 201 with a placeholder SDP that no browser can connect to.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from aiohttp import web
+
+from .protocol import new_id, rest_error
+from .recording import redact_headers
+from .state import STATE, FakeState, apply_http_fault
+
+PLACEHOLDER_NOTE = "a=x-fake-openai:no-webrtc-stack"
+
+
+def register(app: web.Application, state: FakeState) -> None:
+    app.router.add_post("/v1/realtime/calls", create_call)
+    state.extras.setdefault("calls", {})
+
+
+def _authorize(state: FakeState, request: web.Request) -> tuple[str | None, dict[str, Any] | None]:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        return None, None
+    if secrets.compare_digest(token, state.api_key):
+        return "api_key", None
+    issued = state.secret(token)
+    return ("ephemeral", issued.session) if issued else (None, None)
+
+
+async def _read_offer(request: web.Request, auth: str) -> tuple[str | None, Any]:
+    """The SDP offer: raw `application/sdp`, or multipart `sdp` + `session` (standard key)."""
+    ctype = request.content_type
+    if ctype == "application/sdp":
+        return (await request.text()), None
+    if ctype == "multipart/form-data" and auth == "api_key":
+        form = await request.post()
+        sdp, session = form.get("sdp"), form.get("session")
+        if isinstance(sdp, web.FileField):
+            sdp = sdp.file.read().decode()
+        if isinstance(session, web.FileField):
+            session = session.file.read().decode()
+        return (sdp if isinstance(sdp, str) else None), session
+    return None, None
+
+
+async def create_call(request: web.Request) -> web.StreamResponse:
+    """Accept an SDP offer and start a call whose data channel plays the current script."""
+    state: FakeState = request.app[STATE]
+    auth, secret_session = _authorize(state, request)
+    entry: dict[str, Any] = {
+        "headers": redact_headers(request.headers),
+        "content_type": request.content_type,
+        "auth": auth,
+    }
+    with state.recorder.lock:
+        state.recorder.call_requests.append(entry)
+    if auth is None:
+        return web.json_response(
+            rest_error("Incorrect API key provided.", code="invalid_api_key"), status=401
+        )
+    offer, session_part = await _read_offer(request, auth)
+    entry["offer"] = offer
+    if not offer or not offer.lstrip().startswith("v=0"):
+        return web.json_response(
+            rest_error(
+                "Expected an SDP offer with Content-Type: application/sdp (ephemeral key) or "
+                "multipart/form-data with 'sdp' and 'session' parts (standard key).",
+                param="sdp",
+                code="invalid_offer",
+            ),
+            status=400,
+        )
+    call_id = new_id("rtc")
+    fault, replacement = await apply_http_fault(state, request, "calls", b"v=0\r\n")
+    if replacement is not None:
+        return replacement
+    accept = state.extras.get("accept_call")
+    if accept is not None:
+        answer = await accept(call_id, offer, auth, secret_session, session_part)
+    else:
+        answer = _placeholder_answer(offer)
+    state.extras["calls"][call_id] = {"auth": auth}
+    return web.Response(
+        status=201,
+        text=answer,
+        content_type="application/sdp",
+        headers={"Location": f"/v1/realtime/calls/{call_id}"},
+    )
+
+
+def _placeholder_answer(offer: str) -> str:
+    lines = ["v=0", "o=- 0 0 IN IP4 127.0.0.1", "s=-", "t=0 0", PLACEHOLDER_NOTE]
+    return "\r\n".join(lines) + "\r\n"
