@@ -128,4 +128,9 @@ def prepare_storage(services: Services) -> None:
                 continue
             sources = sorted(p for p in docs.rglob("*") if p.is_file())
             report = services.knowledge.ingest(company.collection, sources, tags=["docs"])
-            log.info("ingested bundled docs for %s from %s: %s", company.id, docs, report)
+            log.info(
+                "ingested docs for %s from %s: %s",
+                company.id,
+                docs,
+                {s: report.count(s) for s in ("added", "changed", "unchanged", "failed")},
+            )

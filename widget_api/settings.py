@@ -80,6 +80,15 @@ class Settings(BaseSettings):
         default=None,
         description="The server's own origin (always allowed to embed); derived from host/port when unset.",
     )
+    server_workers: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="gunicorn worker processes; rate limits and relay state are per process.",
+    )
+    server_threads: int = Field(
+        default=64, ge=1, le=1024, description="Threads per worker (each WebSocket holds one)."
+    )
     log_level: str = "INFO"
     ingest_demo_on_start: bool = True
 
