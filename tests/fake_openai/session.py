@@ -7,23 +7,21 @@ same on both transports.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import contextlib
 import json
 import logging
-import math
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from . import conversation
-from .audio import decode_b64
 from .faults import Fault
-from .protocol import bytes_per_ms, error_event, new_id
+from .input_audio import InputAudio
+from .protocol import error_event, new_id
 from .recording import ConnectionRecord, Recorder
 from .responses import ActiveResponse, ResponsePlayer, TransportGone, usage
-from .script import FunctionCall, OnResponseCreate, OnSpeech, OnUserText, Reply, Say, Script, Turn
+from .script import FunctionCall, OnResponseCreate, OnUserText, Reply, Say, Script, Turn
 from .script import render as render_text
 from .validation import InvalidRequest, merge_session, validate_session
 
@@ -57,7 +55,7 @@ class RealtimeSession:
         audio_events: bool = True,
     ) -> None:
         self._send_text, self._close = send_text, close
-        self.record, self._recorder = record, recorder
+        self.record, self.recorder = record, recorder
         self.script, self.session = script, session
         self._fault = fault if fault and fault.kind == "close_mid_response" else None
         self._audio_events = audio_events
@@ -66,12 +64,9 @@ class RealtimeSession:
         self._turn_index = 0
         self.pending: deque[Reply] = deque()
         self.active: ActiveResponse | None = None
-        self._buffer_bytes = 0
-        self._total_audio_ms = 0
-        self._speech_item: str | None = None
-        self._speech_start_ms = 0
-        self._turn_audio_ms = 0  # user audio since the last response, for usage figures
-        self._user_text = ""
+        self.input_audio = InputAudio(self)
+        self.turn_audio_ms = 0  # user audio since the last response, for usage figures
+        self.user_text = ""
         self._last_call_id: str | None = None
         self._current_item: str | None = None
         self._deltas_sent = 0
@@ -79,9 +74,9 @@ class RealtimeSession:
         self.closed = False
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
             "session.update": self._session_update,
-            "input_audio_buffer.append": self._append,
-            "input_audio_buffer.commit": self._commit,
-            "input_audio_buffer.clear": self._clear,
+            "input_audio_buffer.append": self.input_audio.append,
+            "input_audio_buffer.commit": self.input_audio.commit,
+            "input_audio_buffer.clear": self.input_audio.clear,
             "conversation.item.create": self._item_create,
             "conversation.item.truncate": self._item_truncate,
             "conversation.item.delete": self._item_delete,
@@ -98,7 +93,7 @@ class RealtimeSession:
         if self.closed:
             raise TransportGone()
         body = {"type": event["type"], "event_id": new_id("event"), **event}
-        self._recorder.note_sent(self.record, body)
+        self.recorder.note_sent(self.record, body)
         try:
             await self._send_text(json.dumps(body))
         except (ConnectionError, RuntimeError) as exc:
@@ -138,9 +133,9 @@ class RealtimeSession:
                 if len(client_event_id) > 512:
                     raise ClientError("invalid_value", "event_id is longer than 512.", "event_id")
             if self.script.echo and event["type"] == "input_audio_buffer.append":
-                await self._echo(event)
+                await self.input_audio.echo(event)
                 return
-            self._recorder.note_received(self.record, event)
+            self.recorder.note_received(self.record, event)
             handler = self._handlers.get(event["type"])
             if handler is None:
                 raise ClientError(
@@ -177,160 +172,8 @@ class RealtimeSession:
                 "session.audio.output.voice",
             )
         self.session = merge_session(self.session, update)
-        self._recorder.update(self.record, session=self.session)
+        self.recorder.update(self.record, session=self.session)
         await self.emit({"type": "session.updated", "session": self.session})
-
-    def _turn_detection(self) -> dict[str, Any] | None:
-        td: dict[str, Any] | None = self.session["audio"]["input"].get("turn_detection")
-        return td
-
-    def _input_bytes_per_ms(self) -> int:
-        return bytes_per_ms(self.session["audio"]["input"].get("format"))
-
-    async def _echo(self, event: dict[str, Any]) -> None:
-        audio = event.get("audio")
-        if not isinstance(audio, str):
-            raise ClientError(
-                "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
-            )
-        self._recorder.note_received(self.record, event)
-        self._recorder.note_audio(self.record, decode_b64(audio))
-        await self.emit(
-            {
-                "type": "response.output_audio.delta",
-                "response_id": "resp_echo",
-                "item_id": "item_echo",
-                "output_index": 0,
-                "content_index": 0,
-                "delta": audio,
-            }
-        )
-
-    async def _append(self, event: dict[str, Any]) -> None:
-        audio = event.get("audio")
-        if not isinstance(audio, str):
-            raise ClientError(
-                "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
-            )
-        try:
-            data = decode_b64(audio)
-        except (ValueError, UnicodeEncodeError):
-            raise ClientError(
-                "invalid_value", "Invalid 'audio': not valid base64.", "audio"
-            ) from None
-        self._recorder.note_audio(self.record, data)
-        per_ms = self._input_bytes_per_ms()
-        self._total_audio_ms += len(data) // per_ms
-        td = self._turn_detection()
-        if td is None:
-            self._buffer_bytes += len(data)
-            return
-        await self._vad(data, per_ms, td)
-
-    async def _vad(self, data: bytes, per_ms: int, td: dict[str, Any]) -> None:
-        """Simulated server VAD: the script says when the user speaks (see `OnSpeech`)."""
-        turn = self._next_turn(OnSpeech)
-        trigger = turn.trigger if turn else None
-        idle = self.active is None and not self.pending
-        if (
-            not isinstance(trigger, OnSpeech)
-            or not (idle or trigger.barge_in)
-            or (trigger.min_rms and per_ms == 48 and _rms(data) < trigger.min_rms)
-        ):
-            if self._speech_item is None:
-                self._buffer_bytes = 0  # silence is dropped, as real VAD does
-            return
-        self._buffer_bytes += len(data)
-        buffered_ms = self._buffer_bytes // per_ms
-        if self._speech_item is None and buffered_ms >= trigger.start_ms:
-            self._speech_item = new_id("item")
-            self._speech_start_ms = max(0, self._total_audio_ms - buffered_ms)
-            await self.emit(
-                {
-                    "type": "input_audio_buffer.speech_started",
-                    "audio_start_ms": self._speech_start_ms,
-                    "item_id": self._speech_item,
-                }
-            )
-            if self.active and td.get("interrupt_response", True):
-                self.active.cancel("turn_detected")
-        if self._speech_item is not None and buffered_ms >= trigger.min_audio_ms:
-            await self.emit(
-                {
-                    "type": "input_audio_buffer.speech_stopped",
-                    "audio_end_ms": self._total_audio_ms,
-                    "item_id": self._speech_item,
-                }
-            )
-            await self._commit_buffer(self._speech_item)
-            if td.get("create_response", True):
-                await self._start_next(None, None)
-
-    async def _commit(self, event: dict[str, Any]) -> None:
-        buffered_ms = self._buffer_bytes // self._input_bytes_per_ms()
-        if buffered_ms < 100:
-            raise ClientError(
-                "input_audio_buffer_commit_empty",
-                "Error committing input audio buffer: buffer too small. Expected at least "
-                f"100ms of audio, but buffer only has {buffered_ms:.2f}ms of audio.",
-            )
-        await self._commit_buffer(self._speech_item or new_id("item"))
-
-    async def _commit_buffer(self, item_id: str) -> None:
-        """Commit the buffer as a user audio item; an `OnSpeech` turn supplies its words."""
-        self._turn_audio_ms += self._buffer_bytes // self._input_bytes_per_ms()
-        self._buffer_bytes, self._speech_item = 0, None
-        previous = self.items.last_id
-        await self.emit(
-            {
-                "type": "input_audio_buffer.committed",
-                "previous_item_id": previous,
-                "item_id": item_id,
-            }
-        )
-        item = {
-            "id": item_id,
-            "object": "realtime.item",
-            "type": "message",
-            "status": "completed",
-            "role": "user",
-            "content": [{"type": "input_audio", "transcript": None}],
-        }
-        self.items.add(item)
-        await self.emit(
-            {"type": "conversation.item.added", "previous_item_id": previous, "item": item}
-        )
-        await self.emit(
-            {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
-        )
-        turn = self._next_turn(OnSpeech)
-        if turn is None:
-            return
-        self._take_turn(turn)
-        self._user_text = turn.trigger.transcript  # type: ignore[union-attr]
-        if self.session["audio"]["input"].get("transcription") is not None:
-            ids = {"item_id": item_id, "content_index": 0}
-            await self.emit(
-                {
-                    "type": "conversation.item.input_audio_transcription.delta",
-                    **ids,
-                    "delta": self._user_text,
-                    "logprobs": None,
-                }
-            )
-            await self.emit(
-                {
-                    "type": "conversation.item.input_audio_transcription.completed",
-                    **ids,
-                    "transcript": self._user_text,
-                    "logprobs": None,
-                    "usage": {"type": "duration", "seconds": 1},
-                }
-            )
-
-    async def _clear(self, event: dict[str, Any]) -> None:
-        self._buffer_bytes, self._speech_item = 0, None
-        await self.emit({"type": "input_audio_buffer.cleared"})
 
     # -- conversation items ---------------------------------------------------------------
 
@@ -346,11 +189,11 @@ class RealtimeSession:
         )
         text = conversation.user_text(item)
         if text is not None:
-            self._user_text = text
-            turn = self._next_turn(OnUserText)
+            self.user_text = text
+            turn = self.next_turn(OnUserText)
             contains = turn.trigger.contains if turn else None  # type: ignore[union-attr]
             if turn and (contains is None or contains.lower() in text.lower()):
-                self._take_turn(turn)
+                self.take_turn(turn)
 
     async def _item_truncate(self, event: dict[str, Any]) -> None:
         item_id, end_ms = conversation.check_truncate(event, self.items)
@@ -388,14 +231,14 @@ class RealtimeSession:
 
     # -- responses ------------------------------------------------------------------------
 
-    def _next_turn(self, kind: type) -> Turn | None:
+    def next_turn(self, kind: type) -> Turn | None:
         if self._turn_index < len(self.script.turns):
             turn = self.script.turns[self._turn_index]
             if isinstance(turn.trigger, kind):
                 return turn
         return None
 
-    def _take_turn(self, turn: Turn) -> None:
+    def take_turn(self, turn: Turn) -> None:
         self._turn_index += 1
         self.pending = deque(turn.replies)  # type: ignore[arg-type]
 
@@ -409,9 +252,9 @@ class RealtimeSession:
         options = event.get("response") or {}
         if not isinstance(options, dict):
             raise ClientError("invalid_type", "Invalid type for 'response'.", "response")
-        if not self.pending and (turn := self._next_turn(OnResponseCreate)):
-            self._take_turn(turn)
-        await self._start_next(options, event)
+        if not self.pending and (turn := self.next_turn(OnResponseCreate)):
+            self.take_turn(turn)
+        await self.start_next(options, event)
 
     async def _response_cancel(self, event: dict[str, Any]) -> None:
         wanted = event.get("response_id")
@@ -421,7 +264,7 @@ class RealtimeSession:
             )
         self.active.cancel("client_cancelled")
 
-    async def _start_next(self, options: dict[str, Any] | None, event: Any) -> None:
+    async def start_next(self, options: dict[str, Any] | None, event: Any) -> None:
         """Start a response for the next pending reply (or the fallback)."""
         if self.active and self.active.task:  # a barge-in cancel is still closing its events
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -435,7 +278,7 @@ class RealtimeSession:
         text = ""
         if isinstance(reply, Say):
             tool_output = self.items.output_for(self._last_call_id) or ""
-            text = render_text(reply.text, tool_output=tool_output, user_text=self._user_text)
+            text = render_text(reply.text, tool_output=tool_output, user_text=self.user_text)
         resp = ActiveResponse(
             id=new_id("resp"),
             reply=reply,
@@ -468,8 +311,8 @@ class RealtimeSession:
             elif isinstance(resp.reply, FunctionCall):
                 self._last_call_id = await player.play_function_call(resp, resp.reply)
             status = "cancelled" if resp.cancel_reason else "completed"
-            done = resp.response_object(status, usage(self._turn_audio_ms, self._user_text, resp))
-            self._turn_audio_ms = 0
+            done = resp.response_object(status, usage(self.turn_audio_ms, self.user_text, resp))
+            self.turn_audio_ms = 0
             self.active = None  # cleared before response.done so the client may create at once
             await self.emit({"type": "response.done", "response": done})
         except TransportGone:
@@ -501,10 +344,3 @@ def _rate_limits() -> list[dict[str, Any]]:
         {"name": "requests", "limit": 5000, "remaining": 4999, "reset_seconds": 0.012},
         {"name": "tokens", "limit": 40000, "remaining": 35000, "reset_seconds": 7.5},
     ]
-
-
-def _rms(pcm16: bytes) -> float:
-    samples = array.array("h", pcm16[: len(pcm16) // 2 * 2])
-    if not samples:
-        return 0.0
-    return math.sqrt(sum(s * s for s in samples) / len(samples))
