@@ -66,3 +66,8 @@ def b64(data: bytes) -> str:
 def decode_b64(text: str) -> bytes:
     """Strict base64 decode; raises `binascii.Error` on malformed input like the API's 400."""
     return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+
+
+def b64_size(text: str) -> int:
+    """Decoded length of well-formed base64 text, without decoding it."""
+    return len(text) * 3 // 4 - text.count("=", -2)

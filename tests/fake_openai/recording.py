@@ -104,14 +104,22 @@ class Recorder:
             if room > 0:
                 record.audio_sample += audio[:room]
 
+    def note_audio_size(self, record: ConnectionRecord, size: int) -> None:
+        with self.lock:
+            record.audio_bytes += size
+            record.audio_frames += 1
+
     def note_sent(self, record: ConnectionRecord, event: dict[str, Any]) -> None:
-        event_type = str(event.get("type"))
+        self.note_sent_type(record, str(event.get("type")))
+        if event.get("type") == "error":
+            with self.lock:
+                record.errors_sent.append(event)
+
+    def note_sent_type(self, record: ConnectionRecord, event_type: str) -> None:
         with self.lock:
             record.sent_counts[event_type] += 1
             if len(record.sent_types) < MAX_TYPES:
                 record.sent_types.append(event_type)
-            if event_type == "error":
-                record.errors_sent.append(event)
 
     def update(self, record: ConnectionRecord, **fields: Any) -> None:
         with self.lock:

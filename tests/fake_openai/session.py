@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import secrets
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -60,6 +61,8 @@ class RealtimeSession:
         self._fault = fault if fault and fault.kind == "close_mid_response" else None
         self._audio_events = audio_events
         self.conversation_id = new_id("conv")
+        self._event_prefix = secrets.token_hex(4)
+        self._event_counter = 0
         self.items = conversation.Items()
         self._turn_index = 0
         self.pending: deque[Reply] = deque()
@@ -88,14 +91,28 @@ class RealtimeSession:
 
     # -- plumbing -------------------------------------------------------------------------
 
+    def next_event_id(self) -> str:
+        """`event_<connection prefix><counter>`: unique, and cheaper than random per event."""
+        self._event_counter += 1
+        return f"event_{self._event_prefix}{self._event_counter:06x}"
+
     async def emit(self, event: dict[str, Any]) -> None:
-        """Send one server event with its own `event_id`, recording its type."""
+        """Send one server event with its own `event_id`, recording it."""
+        body = {"type": event["type"], "event_id": self.next_event_id(), **event}
+        if body["type"] == "error":
+            self.recorder.note_sent(self.record, body)
+            await self.send_raw(body["type"], json.dumps(body), noted=True)
+        else:
+            await self.send_raw(body["type"], json.dumps(body))
+
+    async def send_raw(self, event_type: str, text: str, *, noted: bool = False) -> None:
+        """Send an already serialized server event."""
         if self.closed:
             raise TransportGone()
-        body = {"type": event["type"], "event_id": new_id("event"), **event}
-        self.recorder.note_sent(self.record, body)
+        if not noted:
+            self.recorder.note_sent_type(self.record, event_type)
         try:
-            await self._send_text(json.dumps(body))
+            await self._send_text(text)
         except (ConnectionError, RuntimeError) as exc:
             self.closed = True
             raise TransportGone() from exc
