@@ -72,6 +72,11 @@ class KnowledgeBase:
             for src, m in sorted(manifest.items())
         ]
 
+    def companies(self) -> list[str]:
+        """Every company id with a knowledge base in this store."""
+        found = self.store.list_metadata("kbdocs-")
+        return sorted({str(m["company_id"]) for m in found if m.get("company_id")})
+
     # --- writing ---------------------------------------------------------------------------
     def ingest(
         self,
@@ -87,7 +92,13 @@ class KnowledgeBase:
     ) -> IngestReport:
         """Load files, folders, URLs and sitemaps and sync them into the company's store."""
         validate_company_id(company_id)
-        loaded = self._load_all(sources, sitemaps, allow_private_hosts)
+        loaded = list(self._load_all(sources, sitemaps, allow_private_hosts))
+        if prune and any(
+            isinstance(d, DocumentPlan) and d.source in _sitemap_keys(sitemaps) for d in loaded
+        ):
+            # An unreachable sitemap would look like "every page is gone": never prune on that.
+            log.warning("a sitemap failed to load; not pruning this run")
+            prune = False
         return self.ingest_documents(
             company_id, loaded, tags=tags, prune=prune, dry_run=dry_run, progress=progress
         )
@@ -106,7 +117,9 @@ class KnowledgeBase:
         chunks_name, manifest_name = collection_names(company_id)
         create = not dry_run
         chunks = self.store.collection(chunks_name, create=create)
-        manifest = self.store.collection(manifest_name, create=create)
+        manifest = self.store.collection(
+            manifest_name, create=create, metadata={"company_id": company_id}
+        )
         syncer = Syncer(
             company_id,
             self.embedder,
@@ -196,6 +209,12 @@ class KnowledgeBase:
             from knowledge.loaders.web import load_web
 
             yield from load_web(urls, sitemaps, allow_private_hosts=allow_private)
+
+
+def _sitemap_keys(sitemaps: Sequence[str]) -> set[str]:
+    from knowledge.loaders.web import normalize_url
+
+    return {normalize_url(s) for s in sitemaps}
 
 
 def _file_key(source: str) -> str:

@@ -48,6 +48,13 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer
 
+        try:  # the weights-loading bar is noise in CLIs and server logs
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
+        except ImportError:  # pragma: no cover - older transformers
+            pass
+
         self._lock = threading.Lock()
         self._model = SentenceTransformer(str(model_path), device="cpu")
         self._tokenizer: Any = self._model.tokenizer

@@ -93,7 +93,9 @@ class ChromaStore:
         except Exception as exc:
             raise KnowledgeUnavailable(f"Chroma is not reachable: {type(exc).__name__}") from exc
 
-    def collection(self, name: str, *, create: bool) -> Any | None:
+    def collection(
+        self, name: str, *, create: bool, metadata: dict[str, Any] | None = None
+    ) -> Any | None:
         """The named collection (created with cosine space when `create`), or None if missing."""
         cached = self._collections.get(name)
         if cached is not None:
@@ -105,7 +107,7 @@ class ChromaStore:
                     name=name,
                     embedding_function=None,
                     configuration={"hnsw": {"space": "cosine"}},
-                    metadata={VERSION_KEY: uuid.uuid4().hex},
+                    metadata={VERSION_KEY: uuid.uuid4().hex, **(metadata or {})},
                 )
             else:
                 coll = client.get_collection(name=name, embedding_function=None)
@@ -115,6 +117,14 @@ class ChromaStore:
             raise _unavailable(exc) from exc
         self._collections[name] = coll
         return coll
+
+    def list_metadata(self, prefix: str) -> list[dict[str, Any]]:
+        """Metadata of every collection whose name starts with `prefix`."""
+        try:
+            collections = self.client().list_collections()
+        except Exception as exc:
+            raise _unavailable(exc) from exc
+        return [dict(c.metadata or {}) for c in collections if c.name.startswith(prefix)]
 
     def forget(self, name: str) -> None:
         """Drop a cached handle (after deleting the collection or on errors)."""
