@@ -67,7 +67,7 @@ def start_realtime_session(
         ),
         "tools": tools,
         "transports": voice + ["text"],
-        "webrtc_calls_url": webrtc_calls_url(settings.openai_base_url),
+        "calls_url": webrtc_calls_url(settings.openai_base_url),
         "relay_path": relay_path(company.id),
     }
 
