@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
+_BULLET = re.compile(r"(?:^|\s)(?:[-*+\u2022]|\d+[.)])\s+(?=[A-Z0-9$])")
 _MARKUP = re.compile(r"^[#>*\-\s|]+|[*_`]+")
 MIN_SCORE = 0.30  # below this, a unit is not about the question at all
 MARGIN = 0.12  # keep units nearly as good as the best one
@@ -59,29 +60,27 @@ def hits_from_result(result: dict[str, Any]) -> list[dict[str, Any]]:
     return []
 
 
-def split_units(text: str) -> list[tuple[str, str]]:
-    """(unit, context) pairs: sentences of paragraphs, bullets and headings of one chunk."""
-    units: list[tuple[str, str]] = []
-    heading = ""
-    for block in re.split(r"\n\s*\n", text):
-        lines = [ln.strip() for ln in block.strip().splitlines() if ln.strip()]
-        paragraph: list[str] = []
-        for line in lines:
-            if line.startswith("#"):
-                heading = _clean(line)
-                units.append((heading, heading))
-            elif re.match(r"^([-*+]|\d+[.)])\s+", line):
-                bullet = _clean(re.sub(r"^([-*+]|\d+[.)])\s+", "", line))
-                units.append(
-                    (f"{heading}: {bullet}" if heading else bullet, f"{heading}. {bullet}")
-                )
-            else:
-                paragraph.append(line)
-        for sentence in _SENTENCE_END.split(" ".join(paragraph)):
-            sentence = _clean(sentence)
-            if sentence:
-                units.append((sentence, f"{heading}. {sentence}" if heading else sentence))
-    return [(u, c) for u, c in units if 3 <= len(u.split()) <= 80]
+def split_units(text: str, section: str = "") -> list[tuple[str, str]]:
+    """(unit, context) pairs of one chunk: its heading, its sentences and its bullets.
+
+    Chunks arrive flattened (bullets as " - " runs), and the heading lives in `section`
+    ("Doc > Heading"); a heading such as "Growth: $69 per agent per month" is itself an answer.
+    """
+    heading = _clean(section.rsplit(" > ", 1)[-1]) if " > " in section else ""
+    # A heading is shown only when it states something ("Growth: $69 per agent per month"),
+    # not when it is a topic label or the FAQ's question.
+    informative = bool(heading) and not heading.endswith("?") and bool(re.search(r"[:\d]", heading))
+    units: list[tuple[str, str]] = [(heading, heading)] if informative else []
+    pieces = _BULLET.split(text)
+    for sentence in _SENTENCE_END.split(" ".join(pieces[0].split())):
+        sentence = _clean(sentence)
+        if sentence:
+            units.append((sentence, f"{heading}. {sentence}" if heading else sentence))
+    for bullet in pieces[1:]:
+        bullet = _clean(bullet)
+        if bullet:
+            units.append((f"{heading}: {bullet}" if heading else bullet, f"{heading}. {bullet}"))
+    return [(u, c) for u, c in units if 3 <= len(u.split()) <= 80 and not u.endswith("?")]
 
 
 def _clean(text: str) -> str:
@@ -95,7 +94,7 @@ def extract_answer(
     units = [
         _Unit(text=u, context=c, hit_index=i, position=p)
         for i, hit in enumerate(hits[:4])
-        for p, (u, c) in enumerate(split_units(hit["text"]))
+        for p, (u, c) in enumerate(split_units(hit["text"], str(hit.get("section") or "")))
     ]
     if not units:
         return Answer()

@@ -59,10 +59,9 @@ class PlaybackTracker:
             heard = item.reported_ms + (now - item.reported_at) * 1000
         else:
             heard = (now - item.first_sent_at) * 1000
-        heard = min(heard, item.sent_ms)
-        if heard >= item.sent_ms - 1:
-            return None  # everything sent has been heard: nothing to cut
-        return item.item_id, int(max(0.0, heard))
+            if heard >= item.sent_ms:
+                return None  # by the clock it has all been played; nothing to cut
+        return item.item_id, int(max(0.0, min(heard, item.sent_ms)))
 
     def reset(self) -> None:
         self._item = None

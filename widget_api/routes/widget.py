@@ -18,8 +18,10 @@ from flask_sock import Sock
 from widget_api.companies.models import CompanyConfig
 from widget_api.errors import ApiError
 from widget_api.origins import frame_ancestors, is_origin_allowed
-from widget_api.relay import ConversationSetup, RelayLimits, SocketChannel, serve_conversation
+from widget_api.relay.channel import SocketChannel
+from widget_api.relay.contracts import RelayLimits
 from widget_api.relay.records import CrmConversationLog
+from widget_api.relay.serve import ConversationSetup, serve_conversation
 from widget_api.routes.widget_assets import AssetStore, render_host_page, render_widget_page
 from widget_api.services import Services, get_services
 

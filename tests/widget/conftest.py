@@ -1,0 +1,106 @@
+"""Widget fixtures: the demo company on tmp_path (its docs really ingested), apps and servers.
+
+The customer-site port is chosen up front so the test company's `allowed_origins` can name
+`http://127.0.0.1:<port>` (allowed) while `http://localhost:<port>` stays a foreign origin.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import shutil
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from werkzeug.serving import make_server
+
+from widget_api.settings import BUNDLED_COMPANIES_DIR, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def customer_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def widget_services(tmp_path_factory: pytest.TempPathFactory, embedder: Any, customer_port: int):  # type: ignore[no-untyped-def]
+    """Services for the acme demo company (docs ingested once), with no OpenAI key."""
+    from widget_api.services import build_services, prepare_storage
+
+    root = tmp_path_factory.mktemp("widget")
+    companies = root / "companies"
+    companies.mkdir()
+    text = (BUNDLED_COMPANIES_DIR / "acme.toml").read_text()
+    text = re.sub(
+        r"allowed_origins = \[",
+        f'allowed_origins = [\n  "http://127.0.0.1:{customer_port}",',
+        text,
+        count=1,
+    )
+    (companies / "acme.toml").write_text(text)
+    shutil.copytree(BUNDLED_COMPANIES_DIR / "acme", companies / "acme")
+    settings = Settings(
+        data_dir=root / "data", companies_dir=companies, OPENAI_API_KEY=None, DATABASE_URL=None
+    )
+    services = build_services(settings, embedder=embedder, env={})
+    prepare_storage(services)
+    return services
+
+
+@pytest.fixture(scope="session")
+def make_app(widget_services: Any) -> Callable[..., Any]:
+    """A Flask app over the shared services with some settings changed."""
+    from widget_api.app import create_app
+
+    def _make(**changes: Any) -> Any:
+        settings = widget_services.settings.model_copy(update=changes)
+        return create_app(
+            settings, services=dataclasses.replace(widget_services, settings=settings)
+        )
+
+    return _make
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run `app` on a free loopback port (threaded werkzeug, which flask-sock supports)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+
+
+def recv_until(
+    ws: Any, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0
+) -> list[dict[str, Any]]:
+    """Events received until (and including) the first one matching `predicate`."""
+    seen: list[dict[str, Any]] = []
+    while True:
+        event = json.loads(ws.recv(timeout=timeout))
+        seen.append(event)
+        if predicate(event):
+            return seen
+
+
+def user_text_events(text: str) -> list[str]:
+    item = {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
+    return [
+        json.dumps({"type": "conversation.item.create", "item": item}),
+        json.dumps({"type": "response.create"}),
+    ]

@@ -1,0 +1,43 @@
+"""Text mode with no OpenAI key: the local engine answers on the relay endpoint."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from websockets.sync.client import connect
+
+from tests.widget.conftest import recv_until, serve, user_text_events
+from widget_api.crm.leads import list_leads
+
+
+@pytest.fixture(scope="module")
+def base_url(make_app: Any) -> Iterator[str]:
+    with serve(make_app()) as base:
+        yield base
+
+
+def test_local_engine_answers_and_captures_the_lead(base_url: str, widget_services: Any) -> None:
+    url = base_url.replace("http://", "ws://") + "/ws/realtime/acme?mode=text"
+    email = f"sam.{uuid.uuid4().hex[:6]}@globex.example"
+    with connect(url, origin=base_url, open_timeout=5) as ws:
+        notice = recv_until(ws, lambda e: e["type"] == "widget.notice")[-1]
+        assert notice["code"] == "realtime_unavailable" and "text assistant" in notice["message"]
+        for frame in user_text_events("Do you offer a free trial?"):
+            ws.send(frame)
+        events = recv_until(ws, lambda e: e["type"] == "response.done")
+        done = next(e for e in events if e["type"] == "response.output_text.done")
+        assert "14" in done["text"]
+        card = next(e for e in events if e["type"] == "widget.tool_result")
+        assert card["name"] == "search_knowledge" and card["sources"]
+        for frame in user_text_events(f"I'm Sam Carter, {email}"):
+            ws.send(frame)
+        events = recv_until(ws, lambda e: e["type"] == "response.done")
+        assert any(
+            e["type"] == "widget.tool_result" and e["name"] == "log_lead" and e["ok"]
+            for e in events
+        )
+    leads = list_leads(widget_services.db, company_id="acme", search=email)
+    assert [lead.name for lead in leads] == ["Sam Carter"]
