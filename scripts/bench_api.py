@@ -1,0 +1,418 @@
+"""Benchmark the session route and the tool endpoint of a real `widget-api serve` process.
+
+The server runs in its own process (gunicorn, defaults: 1 worker, 64 threads) against the
+loopback fake OpenAI started in this process; once on SQLite and once on PostgreSQL. Prints ONE
+JSON object:
+
+- session route: latency p50/p99 (one client, then N concurrent clients) and throughput;
+- tool endpoint: latency, the tool's own time (the `Server-Timing: tool;dur=` header) and the
+  endpoint's overhead = total - tool, per request, p50/p99 (target: overhead p99 <= 5 ms);
+- 1,000 concurrent `log_lead` requests of which 20 % retry an earlier call id: the database must
+  hold exactly the unique leads and tool calls, and every retry must get the first output.
+
+    python scripts/bench_api.py [--database-url URL ...] [--requests 400] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+PG_ADMIN_URL = os.environ.get(
+    "BENCH_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+ORIGIN_HOST = "127.0.0.1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((ORIGIN_HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return round(ordered[index], 3)
+
+
+def summary(values: Sequence[float]) -> dict[str, float]:
+    return {"p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99)}
+
+
+class Client:
+    """One keep-alive HTTP connection (one per worker thread)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.conn = http.client.HTTPConnection(ORIGIN_HOST, port, timeout=30)
+
+    def post(
+        self, path: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any, float]:
+        data = json.dumps(body).encode()
+        all_headers = {"Content-Type": "application/json", **headers}
+        started = time.perf_counter()
+        try:
+            self.conn.request("POST", path, body=data, headers=all_headers)
+            response = self.conn.getresponse()
+            raw = response.read()
+        except (http.client.HTTPException, OSError):
+            self.conn.close()
+            self.conn = http.client.HTTPConnection(ORIGIN_HOST, self.port, timeout=30)
+            raise
+        elapsed = (time.perf_counter() - started) * 1000
+        return response.status, dict(response.getheaders()), json.loads(raw), elapsed
+
+
+_local = threading.local()
+
+
+def thread_client(port: int) -> Client:
+    client: Client | None = getattr(_local, "client", None)
+    if client is None or client.port != port:
+        client = _local.client = Client(port)
+    return client
+
+
+# --- the server process ---------------------------------------------------------------------
+
+
+@contextmanager
+def server(database_url: str, data_dir: Path, fake: Any) -> Iterator[int]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "WIDGET_DATA_DIR": str(data_dir),
+        "DATABASE_URL": database_url,
+        "OPENAI_API_KEY": fake.api_key,
+        "OPENAI_BASE_URL": fake.base_url,
+        "WIDGET_SECRET_KEY": "bench-" + uuid.uuid4().hex,
+        "WIDGET_SESSION_RATE_PER_MINUTE_PER_CLIENT": "1000000",
+        "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
+        "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
+        "WIDGET_LOG_LEVEL": "WARNING",
+    }
+    log_file = (data_dir / "server.log").open("w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "widget_api.cli", "serve", "--port", str(port)],
+        cwd=REPO, env=env, stdout=log_file, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        wait_ready(port, proc)
+        yield port
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log_file.close()
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 240) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            conn = http.client.HTTPConnection(ORIGIN_HOST, port, timeout=2)
+            conn.request("GET", "/readyz")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError("server did not become ready")
+
+
+# --- measurements ---------------------------------------------------------------------------
+
+
+def run_concurrently(n: int, concurrency: int, fn: Callable[[int], Any]) -> tuple[list[Any], float]:
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        results = list(pool.map(fn, range(n)))
+    return results, time.perf_counter() - started
+
+
+def bench_sessions(
+    port: int, n: int, concurrency: int
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    headers = {"Origin": f"http://{ORIGIN_HOST}:{port}"}
+
+    def one(_: int) -> tuple[int, float, dict[str, Any]]:
+        status, _h, body, ms = thread_client(port).post(
+            "/api/realtime/session", {"companyId": "acme"}, headers
+        )
+        return status, ms, body
+
+    sequential = [one(i) for i in range(max(n // 4, 20))]
+    concurrent, wall = run_concurrently(n, concurrency, one)
+    every = sequential + concurrent
+    errors = sum(1 for status, _, _ in every if status != 200)
+    return {
+        "sequential": {"n": len(sequential), **summary([ms for _, ms, _ in sequential])},
+        "concurrent": {
+            "n": n,
+            "concurrency": concurrency,
+            **summary([ms for _, ms, _ in concurrent]),
+            "throughput_rps": round(n / wall, 1),
+        },
+        "errors": errors,
+    }, [body for status, _, body in every if status == 200]
+
+
+def tool_call(
+    port: int, session: dict[str, Any], name: str, args: dict[str, Any], call_id: str
+) -> tuple[int, Any, float, float]:
+    status, headers, body, ms = thread_client(port).post(
+        "/api/chat/acme/tool",
+        {
+            "name": name,
+            "arguments": json.dumps(args),
+            "call_id": call_id,
+            "session_id": session["session_id"],
+        },
+        {"Authorization": f"Bearer {session['tool_token']}"},
+    )
+    timing = headers.get("Server-Timing", "tool;dur=0")
+    tool_ms = float(timing.split("dur=", 1)[1])
+    return status, body, ms, tool_ms
+
+
+def bench_tool(
+    port: int, sessions: list[dict[str, Any]], n: int, concurrency: int
+) -> dict[str, Any]:
+    """create_meeting_link with a name only: nearly free work, so overhead dominates."""
+
+    def one(i: int) -> tuple[int, float, float]:
+        session = sessions[i % len(sessions)]
+        status, _b, ms, tool_ms = tool_call(
+            port, session, "create_meeting_link", {"name": f"Visitor {i}"}, uuid.uuid4().hex
+        )
+        return status, ms, tool_ms
+
+    def describe(results: list[tuple[int, float, float]]) -> dict[str, Any]:
+        return {
+            "total": summary([ms for _, ms, _ in results]),
+            "tool_own": summary([t for _, _, t in results]),
+            "overhead": summary([ms - t for _, ms, t in results]),
+        }
+
+    for i in range(20):  # warm-up: connections, first-use imports
+        one(i)
+    sequential = [one(i) for i in range(n)]
+    concurrent, wall = run_concurrently(n, concurrency, one)
+    errors = sum(1 for status, _, _ in sequential + concurrent if status != 200)
+    return {
+        "tool": "create_meeting_link",
+        "sequential": {"n": n, **describe(sequential)},
+        "concurrent": {
+            "n": n,
+            "concurrency": concurrency,
+            **describe(concurrent),
+            "throughput_rps": round(n / wall, 1),
+        },
+        "errors": errors,
+    }
+
+
+def bench_log_lead_retries(
+    port: int,
+    sessions: list[dict[str, Any]],
+    database_url: str,
+    total: int,
+    retry_share: float,
+    concurrency: int,
+) -> dict[str, Any]:
+    """`total` concurrent log_lead requests; `retry_share` of them repeat an earlier call id."""
+    from sqlalchemy import func, select
+
+    from widget_api.crm.db import Database
+    from widget_api.crm.models import Lead, ToolCall
+
+    rng = random.Random(7)
+    unique = total - int(total * retry_share)
+    run = uuid.uuid4().hex[:6]
+    calls = [
+        (
+            sessions[i % len(sessions)],
+            f"lead_{run}_{i}",
+            {
+                "name": f"Lead {i}",
+                "email": f"lead{i}.{run}@example.com",
+                "interest": "Growth plan",
+                "team_size": rng.randint(2, 200),
+            },
+        )
+        for i in range(unique)
+    ]
+    retries = [rng.choice(calls) for _ in range(total - unique)]
+    requests = calls + retries
+    rng.shuffle(requests)
+
+    def one(i: int) -> tuple[str, int, str]:
+        session, call_id, args = requests[i]
+        status, body, _ms, _t = tool_call(port, session, "log_lead", args, call_id)
+        return call_id, status, body.get("output", "") if isinstance(body, dict) else ""
+
+    results, wall = run_concurrently(total, concurrency, one)
+    outputs: dict[str, set[str]] = {}
+    for call_id, status, output in results:
+        if status == 200:
+            outputs.setdefault(call_id, set()).add(output)
+    failed = [o for call_id, status, o in results if status != 200 or '"error"' in o]
+    db = Database(database_url)
+    try:
+        with db.session(readonly=True) as session:
+            leads = session.scalar(
+                select(func.count())
+                .select_from(Lead)
+                .where(Lead.email_normalized.like(f"%.{run}@example.com"))
+            )
+            tool_calls = session.scalar(
+                select(func.count())
+                .select_from(ToolCall)
+                .where(ToolCall.call_id.like(f"lead_{run}_%"))
+            )
+    finally:
+        db.dispose()
+    return {
+        "requests": total,
+        "unique_calls": unique,
+        "retried_requests": total - unique,
+        "concurrency": concurrency,
+        "leads_in_db": leads,
+        "tool_calls_in_db": tool_calls,
+        "calls_with_differing_outputs": sum(1 for v in outputs.values() if len(v) > 1),
+        "failed_requests": len(failed),
+        "exactly_unique_leads": leads == unique and tool_calls == unique,
+        "wall_s": round(wall, 2),
+        "throughput_rps": round(total / wall, 1),
+    }
+
+
+# --- databases --------------------------------------------------------------------------------
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    import psycopg
+
+    name = f"bench_api_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def run_backend(
+    label: str, database_url: str, fake: Any, args: argparse.Namespace
+) -> dict[str, Any]:
+    from widget_api.crm.db import Database
+    from widget_api.settings import normalize_database_url
+
+    url = normalize_database_url(database_url)
+    if not url.startswith("sqlite"):
+        db = Database(url)  # PostgreSQL schemas are migrated explicitly (`widget-api migrate`)
+        db.upgrade()
+        db.dispose()
+    with (
+        tempfile.TemporaryDirectory(prefix=f"bench-api-{label}-") as tmp,
+        server(url, Path(tmp), fake) as port,
+    ):
+        sessions_result, sessions = bench_sessions(port, args.requests, args.concurrency)
+        tools_result = bench_tool(port, sessions[:50], args.requests, args.concurrency)
+        leads_result = bench_log_lead_retries(
+            port, sessions[:50], url, args.lead_calls, args.retry_share, args.lead_concurrency
+        )
+    return {
+        "database": label,
+        "session_route": sessions_result,
+        "tool_endpoint": tools_result,
+        "log_lead_with_retries": leads_result,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        help="database(s) to run against; default: a temporary SQLite file and a fresh PostgreSQL database",
+    )
+    parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--lead-calls", type=int, default=1000)
+    parser.add_argument("--retry-share", type=float, default=0.2)
+    parser.add_argument("--lead-concurrency", type=int, default=64)
+    args = parser.parse_args(argv)
+
+    from tests.fake_openai import FakeOpenAI
+
+    runs: list[dict[str, Any]] = []
+    with FakeOpenAI() as fake:
+        if args.database_url:
+            for i, url in enumerate(args.database_url):
+                label = (
+                    "postgresql" if url.startswith("postgres") else f"sqlite-{i}" if i else "sqlite"
+                )
+                runs.append(run_backend(label, url, fake, args))
+        else:
+            with tempfile.TemporaryDirectory(prefix="bench-api-sqlite-db-") as tmp:
+                runs.append(run_backend("sqlite", f"sqlite:///{tmp}/widget.db", fake, args))
+            with postgres_database() as pg_url:
+                runs.append(run_backend("postgresql", pg_url, fake, args))
+    worst_overhead = max(
+        max(r["tool_endpoint"]["sequential"]["overhead"]["p99_ms"] for r in runs),
+        0.0,
+    )
+    result = {
+        "benchmark": "api",
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "server": {"workers": 1, "threads": 64, "worker_class": "gthread"},
+        "runs": runs,
+        "targets": {
+            "tool_overhead_p99_ms_max": 5.0,
+            "tool_overhead_p99_ms_sequential_worst": worst_overhead,
+            "overhead_target_met": worst_overhead <= 5.0,
+            "exactly_unique_leads_everywhere": all(
+                r["log_lead_with_retries"]["exactly_unique_leads"] for r in runs
+            ),
+        },
+    }
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
