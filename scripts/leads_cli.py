@@ -12,7 +12,7 @@ import json
 import sys
 import unicodedata
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -88,7 +88,7 @@ def _plain(value: Any) -> Text:
     """Lead fields are visitor input: show control characters and markup literally."""
     if value is None:
         return Text("")
-    text = value.isoformat(timespec="seconds") if isinstance(value, date) else str(value)
+    text = value.isoformat(timespec="seconds") if isinstance(value, datetime) else str(value)
     cleaned = "".join(f"\\x{ord(c):02x}" if unicodedata.category(c) == "Cc" else c for c in text)
     return Text(cleaned)
 

@@ -13,6 +13,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
+from widget_api.crm.gate import FairGate
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
@@ -32,6 +34,16 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20) -> None:
         self.url = url
         self.engine = _make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        capacity = _capacity(self.engine)
+        if capacity == 1:  # in-memory SQLite: one shared connection, one unit of work at a time
+            self._write_gate = self._read_gate = FairGate(1)
+        elif self.dialect == "sqlite":
+            # SQLite has one writer at a time: queue writers here, in order, not in its
+            # sleeping busy handler; readers (WAL) use the remaining connections.
+            self._write_gate = FairGate(1, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+            self._read_gate = FairGate(max(1, capacity - 1))
+        else:
+            self._write_gate = self._read_gate = FairGate(max(1, capacity))
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Reads on SQLite take a deferred (shared) transaction instead of the write lock.
         self._read_engine = self.engine.execution_options(sqlite_begin="DEFERRED")
@@ -45,7 +57,8 @@ class Database:
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
         """One unit of work: commits when the block ends, rolls back when it raises."""
         factory = self._read_sessions if readonly else self._sessions
-        with factory() as session, session.begin():
+        gate = self._read_gate if readonly else self._write_gate
+        with gate.admit(), factory() as session, session.begin():
             yield session
 
     def upgrade(self, revision: str = "head") -> None:
@@ -81,6 +94,13 @@ def alembic_config(connection: Any | None = None) -> Any:
     if connection is not None:
         config.attributes["connection"] = connection
     return config
+
+
+def _capacity(engine: Engine) -> int:
+    pool = engine.pool
+    if isinstance(pool, StaticPool):
+        return 1
+    return int(pool.size()) + max(0, int(getattr(pool, "_max_overflow", 0)))  # type: ignore[attr-defined]
 
 
 def _make_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:

@@ -209,10 +209,11 @@ def upsert_lead(
     }
     stmt = stmt.on_conflict_do_update(
         index_elements=["company_id", "email_normalized"], set_=set_
-    ).returning(Lead.id)
+    ).returning(*Lead.__table__.c)
     with db.session() as session:
-        lead_id = session.execute(stmt).scalar_one()
-        return LeadView.model_validate(session.get_one(Lead, lead_id))
+        row = session.execute(stmt).one()
+    # Core rows carry raw values; the column types (UTCDateTime) already made them aware.
+    return LeadView.model_validate(row._asdict())
 
 
 def record_meeting_link(db: Database, company_id: str, email: str, url: str) -> bool:

@@ -66,7 +66,7 @@ def _validated(model: type[BaseModel], data: Any) -> Any:
 
 
 def _query() -> LeadQuery:
-    data = {k: v for k, v in request.args.items() if v != ""}
+    data: dict[str, str | None] = {k: v for k, v in request.args.items() if v != ""}
     data.setdefault("search", data.pop("q", None))
     return _validated(LeadQuery, data)  # type: ignore[no-any-return]
 
