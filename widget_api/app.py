@@ -58,6 +58,9 @@ def create_app(
 
     app.register_blueprint(widget.bp)
     widget.sock.init_app(app)
+    from widget_api.routes import admin
+
+    app.register_blueprint(admin.bp)
     return app
 
 
