@@ -368,7 +368,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--database-url",
         action="append",
-        help="database(s) to run against; default: a temporary SQLite file and a fresh PostgreSQL database",
+        help="database(s) to run against (default: temporary SQLite and a fresh PostgreSQL db)",
     )
     parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=16)
