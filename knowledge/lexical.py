@@ -23,6 +23,8 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 _STEMMER: Any = None
+# Single characters count: "plan 4", "tier B" and version digits are what people type.
+TOKEN_PATTERN = r"(?u)\b\w+\b"
 
 
 def _stemmer() -> Any:
@@ -39,7 +41,8 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
     return bm25s.tokenize(  # type: ignore[no-any-return]
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
+        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False,
+        token_pattern=TOKEN_PATTERN,
     )
 
 
