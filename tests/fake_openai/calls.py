@@ -6,14 +6,20 @@ endpoint still validates and answers 201 with a placeholder SDP that no browser 
 
 from __future__ import annotations
 
+import copy
+import json
+import logging
 import secrets
 from typing import Any
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
 from .protocol import new_id, rest_error
 from .recording import redact_headers
 from .state import STATE, FakeState, apply_http_fault
+from .validation import InvalidRequest, effective_session, validate_session
+
+logger = logging.getLogger(__name__)
 
 PLACEHOLDER_NOTE = "a=x-fake-openai:no-webrtc-stack"
 
@@ -21,6 +27,12 @@ PLACEHOLDER_NOTE = "a=x-fake-openai:no-webrtc-stack"
 def register(app: web.Application, state: FakeState) -> None:
     app.router.add_post("/v1/realtime/calls", create_call)
     state.extras.setdefault("calls", {})
+    try:
+        from . import webrtc
+    except ImportError:  # aiortc missing: /calls still validates and answers a placeholder
+        logger.info("aiortc is not installed; /v1/realtime/calls answers a placeholder SDP")
+        return
+    webrtc.install(state)
 
 
 def _authorize(state: FakeState, request: web.Request) -> tuple[str | None, dict[str, Any] | None]:
@@ -40,13 +52,12 @@ async def _read_offer(request: web.Request, auth: str) -> tuple[str | None, Any]
     if ctype == "application/sdp":
         return (await request.text()), None
     if ctype == "multipart/form-data" and auth == "api_key":
-        form = await request.post()
-        sdp, session = form.get("sdp"), form.get("session")
-        if isinstance(sdp, web.FileField):
-            sdp = sdp.file.read().decode()
-        if isinstance(session, web.FileField):
-            session = session.file.read().decode()
-        return (sdp if isinstance(sdp, str) else None), session
+        parts: dict[str, str] = {}
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name in ("sdp", "session"):
+                parts[part.name] = (await part.read(decode=True)).decode("utf-8", "replace")
+        return parts.get("sdp"), parts.get("session")
     return None, None
 
 
@@ -77,13 +88,19 @@ async def create_call(request: web.Request) -> web.StreamResponse:
             ),
             status=400,
         )
+    try:
+        session = _call_session(secret_session, session_part)
+    except InvalidRequest as exc:
+        return web.json_response(
+            rest_error(exc.message, param=exc.param, code=exc.code), status=400
+        )
     call_id = new_id("rtc")
     fault, replacement = await apply_http_fault(state, request, "calls", b"v=0\r\n")
     if replacement is not None:
         return replacement
     accept = state.extras.get("accept_call")
     if accept is not None:
-        answer = await accept(call_id, offer, auth, secret_session, session_part)
+        answer = await accept(call_id, offer, auth, session)
     else:
         answer = _placeholder_answer(offer)
     state.extras["calls"][call_id] = {"auth": auth}
@@ -93,6 +110,22 @@ async def create_call(request: web.Request) -> web.StreamResponse:
         content_type="application/sdp",
         headers={"Location": f"/v1/realtime/calls/{call_id}"},
     )
+
+
+def _call_session(secret_session: dict[str, Any] | None, session_part: Any) -> dict[str, Any]:
+    """The call's session: the ephemeral key's, or the multipart `session` part's (§2.2)."""
+    if secret_session is not None:
+        session = copy.deepcopy(secret_session)
+        session["id"] = new_id("sess")
+        return session
+    try:
+        requested = json.loads(session_part) if session_part else {"type": "realtime"}
+    except ValueError:
+        raise InvalidRequest(
+            "The 'session' part is not valid JSON.", param="session", code="invalid_json"
+        ) from None
+    validate_session(requested, "session")
+    return effective_session(requested)
 
 
 def _placeholder_answer(offer: str) -> str:

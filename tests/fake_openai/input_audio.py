@@ -27,8 +27,7 @@ def _client_error(code: str, message: str, param: str | None = None) -> Exceptio
 
 _ECHO_HEAD = '{"type":"response.output_audio.delta","event_id":"'
 _ECHO_MID = (
-    '","response_id":"resp_echo","item_id":"item_echo","output_index":0,"content_index":0,'
-    '"delta":"'
+    '","response_id":"resp_echo","item_id":"item_echo","output_index":0,"content_index":0,"delta":"'
 )
 
 
@@ -83,6 +82,10 @@ class InputAudio:
             raise _client_error(
                 "invalid_value", "Invalid 'audio': not valid base64.", "audio"
             ) from None
+        await self.feed(data)
+
+    async def feed(self, data: bytes) -> None:
+        """Input audio from an append, or decoded from the WebRTC microphone track."""
         self._s.recorder.note_audio(self._s.record, data)
         per_ms = self._input_bytes_per_ms()
         self._total_audio_ms += len(data) // per_ms

@@ -11,13 +11,21 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .audio import b64, sine_audio, split_chunks
 from .protocol import bytes_per_ms, new_id
 from .script import FunctionCall, Say
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class AudioSink(Protocol):
+    """Where WebRTC model audio goes (the outgoing media track)."""
+
+    def push(self, pcm: bytes) -> None: ...
+
+    def clear(self) -> None: ...
 
 
 class TransportGone(Exception):
@@ -79,13 +87,13 @@ class ResponsePlayer:
         *,
         on_item_added: Callable[[dict[str, Any]], str | None],
         on_delta: Callable[[], Awaitable[None]],
-        audio_events: bool,
+        audio_sink: AudioSink | None,
         in_conversation: bool,
     ) -> None:
         self._emit = emit
         self._on_item_added = on_item_added  # returns previous_item_id, stores the item
         self._on_delta = on_delta  # fault hook: may close the transport mid-response
-        self._audio_events = audio_events  # False over WebRTC, where audio rides the track
+        self._audio_sink = audio_sink  # WebRTC: audio rides the media track, not events
         self._in_conversation = in_conversation
 
     async def play_say(self, resp: ActiveResponse, reply: Say) -> None:
@@ -111,7 +119,13 @@ class ResponsePlayer:
             if resp.cancel_reason:
                 break
             if audio:
-                if self._audio_events:
+                if self._audio_sink is not None:
+                    if i == 0:
+                        await self._emit(
+                            {"type": "output_audio_buffer.started", "response_id": resp.id}
+                        )
+                    self._audio_sink.push(chunks[i])
+                else:
                     await self._emit(
                         {"type": "response.output_audio.delta", **ids, "delta": b64(chunks[i])}
                     )

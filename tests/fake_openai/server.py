@@ -73,6 +73,8 @@ class FakeOpenAI:
             return
         with contextlib.suppress(Exception):
             self._call(self._astop(), timeout=10)
+        with contextlib.suppress(Exception):
+            self._call(_cancel_leftover_tasks(), timeout=5)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
         if not self._thread.is_alive():
@@ -248,3 +250,12 @@ class FakeOpenAI:
         """Wait until `count` Realtime connections have opened; returns the `count`-th."""
         records = self.wait_for(lambda f: len(f.ws_sessions) >= count and f.ws_sessions, timeout)
         return records[count - 1]
+
+
+async def _cancel_leftover_tasks() -> None:
+    """Cancel what shutdown left behind (WebRTC callbacks) so the loop closes cleanly."""
+    current = asyncio.current_task()
+    tasks = [t for t in asyncio.all_tasks() if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -21,7 +21,7 @@ from .faults import Fault
 from .input_audio import InputAudio
 from .protocol import error_event, new_id
 from .recording import ConnectionRecord, Recorder
-from .responses import ActiveResponse, ResponsePlayer, TransportGone, usage
+from .responses import ActiveResponse, AudioSink, ResponsePlayer, TransportGone, usage
 from .script import FunctionCall, OnResponseCreate, OnUserText, Reply, Say, Script, Turn
 from .script import render as render_text
 from .validation import InvalidRequest, merge_session, validate_session
@@ -53,13 +53,14 @@ class RealtimeSession:
         script: Script,
         session: dict[str, Any],
         fault: Fault | None = None,
-        audio_events: bool = True,
+        audio_sink: AudioSink | None = None,
     ) -> None:
-        self._send_text, self._close = send_text, close
+        self._senders: list[SendText] = [send_text]
+        self._close = close
         self.record, self.recorder = record, recorder
         self.script, self.session = script, session
         self._fault = fault if fault and fault.kind == "close_mid_response" else None
-        self._audio_events = audio_events
+        self._audio_sink = audio_sink  # WebRTC: audio goes to the media track, not to events
         self.conversation_id = new_id("conv")
         self._event_prefix = secrets.token_hex(4)
         self._event_counter = 0
@@ -111,11 +112,22 @@ class RealtimeSession:
             raise TransportGone()
         if not noted:
             self.recorder.note_sent_type(self.record, event_type)
-        try:
-            await self._send_text(text)
-        except (ConnectionError, RuntimeError) as exc:
-            self.closed = True
-            raise TransportGone() from exc
+        for index, sender in enumerate(list(self._senders)):
+            try:
+                await sender(text)
+            except (ConnectionError, RuntimeError) as exc:
+                if index == 0:
+                    self.closed = True
+                    raise TransportGone() from exc
+                self.remove_sender(sender)
+
+    def add_sender(self, send_text: SendText) -> None:
+        """Also deliver server events to a second connection (a sideband WebSocket)."""
+        self._senders.append(send_text)
+
+    def remove_sender(self, send_text: SendText) -> None:
+        if send_text in self._senders[1:]:
+            self._senders.remove(send_text)
 
     async def open(self) -> None:
         await self.emit({"type": "session.created", "session": self.session})
@@ -313,7 +325,7 @@ class RealtimeSession:
             self.emit,
             on_item_added=self._store_model_item,
             on_delta=self._after_delta,
-            audio_events=self._audio_events,
+            audio_sink=self._audio_sink,
             in_conversation=in_conversation,
         )
         try:
@@ -332,6 +344,7 @@ class RealtimeSession:
             self.turn_audio_ms = 0
             self.active = None  # cleared before response.done so the client may create at once
             await self.emit({"type": "response.done", "response": done})
+            await self._end_output_buffer(resp)
         except TransportGone:
             pass
         except Exception:  # a fake bug must not hang the test waiting on response.done
@@ -339,6 +352,16 @@ class RealtimeSession:
         finally:
             if self.active is resp:
                 self.active = None
+
+    async def _end_output_buffer(self, resp: ActiveResponse) -> None:
+        """WebRTC only: the output buffer stops (played out) or is cleared (cancelled)."""
+        if self._audio_sink is None or not resp.audio_bytes:
+            return
+        if resp.cancel_reason:
+            self._audio_sink.clear()
+            await self.emit({"type": "output_audio_buffer.cleared", "response_id": resp.id})
+        else:
+            await self.emit({"type": "output_audio_buffer.stopped", "response_id": resp.id})
 
     def _store_model_item(self, item: dict[str, Any]) -> str | None:
         self._current_item = item["id"]

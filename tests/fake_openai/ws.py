@@ -88,9 +88,10 @@ async def realtime(request: web.Request) -> web.StreamResponse:
         return web.json_response(
             rest_error("Incorrect API key provided.", code="invalid_api_key"), status=401
         )
-    if request.query.get("call_id") and request.query["call_id"] not in state.extras.get(
-        "calls", {}
-    ):
+    call_id = request.query.get("call_id")
+    call = state.extras.get("call_objects", {}).get(call_id) if call_id else None
+    if call_id and (call is None or auth != "api_key"):
+        # Sideband with an ephemeral key is reported to 404 (§3.4); the standard key works.
         state.recorder.update(record, closed=True, closed_by="server", auth=auth)
         return web.json_response(
             rest_error("No session found for the provided call_id", code="call_id_not_found"),
@@ -105,6 +106,9 @@ async def realtime(request: web.Request) -> web.StreamResponse:
     try:
         if _is_beta(request):
             await _reject_beta(ws, record, state)
+            return ws
+        if call is not None:
+            await _run_sideband(state, ws, record, call)
             return ws
         await _run_session(state, request, ws, record, auth, secret_session, fault)
     finally:
@@ -181,3 +185,28 @@ async def _run_session(
             await ws.close(code=GOING_AWAY)
         code = closed_by["code"] if closed_by["side"] == "server" else ws.close_code
         state.recorder.update(record, closed=True, closed_by=closed_by["side"], close_code=code)
+
+
+async def _run_sideband(
+    state: FakeState, ws: web.WebSocketResponse, record: ConnectionRecord, call: Any
+) -> None:
+    """A server connection to a WebRTC call (§3.4): it shares the call's session and events."""
+    session: RealtimeSession = call.session
+    state.recorder.update(record, transport="sideband", session=session.session)
+    for event in (
+        {"type": "session.created", "session": session.session},
+        {
+            "type": "conversation.created",
+            "conversation": {"id": session.conversation_id, "object": "realtime.conversation"},
+        },
+    ):
+        state.recorder.note_sent(record, event)
+        await ws.send_str(json.dumps({"type": event["type"], "event_id": new_id("event"), **event}))
+    session.add_sender(ws.send_str)
+    try:
+        async for msg in ws:
+            if msg.type == WSMsgType.TEXT:
+                await session.handle_text(msg.data)
+    finally:
+        session.remove_sender(ws.send_str)
+        state.recorder.update(record, closed=True, closed_by="client", close_code=ws.close_code)
