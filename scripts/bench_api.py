@@ -158,6 +158,19 @@ def run_concurrently(n: int, concurrency: int, fn: Callable[[int], Any]) -> tupl
     return results, time.perf_counter() - started
 
 
+def bench_http_floor(port: int, n: int) -> dict[str, Any]:
+    """GET /healthz on a keep-alive connection: the cost of HTTP + Flask with no work at all."""
+    conn = http.client.HTTPConnection(ORIGIN_HOST, port, timeout=30)
+    times = []
+    for _ in range(n):
+        started = time.perf_counter()
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        times.append((time.perf_counter() - started) * 1000)
+    conn.close()
+    return {"n": n, **summary(times)}
+
+
 def bench_sessions(
     port: int, n: int, concurrency: int
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -344,10 +357,12 @@ def run_backend(
         db = Database(url)  # PostgreSQL schemas are migrated explicitly (`widget-api migrate`)
         db.upgrade()
         db.dispose()
+    load_before = round(os.getloadavg()[0], 2)
     with (
         tempfile.TemporaryDirectory(prefix=f"bench-api-{label}-") as tmp,
         server(url, Path(tmp), fake) as port,
     ):
+        floor = bench_http_floor(port, args.requests)
         sessions_result, sessions = bench_sessions(port, args.requests, args.concurrency)
         tools_result = bench_tool(port, sessions[:50], args.requests, args.concurrency)
         leads_result = bench_log_lead_retries(
@@ -355,6 +370,8 @@ def run_backend(
         )
     return {
         "database": label,
+        "load_average_1m": {"before": load_before, "after": round(os.getloadavg()[0], 2)},
+        "http_floor_healthz": floor,
         "session_route": sessions_result,
         "tool_endpoint": tools_result,
         "log_lead_with_retries": leads_result,
