@@ -100,7 +100,16 @@ async def create_call(request: web.Request) -> web.StreamResponse:
         return replacement
     accept = state.extras.get("accept_call")
     if accept is not None:
-        answer = await accept(call_id, offer, auth, session)
+        try:
+            answer = await accept(call_id, offer, auth, session)
+        except Exception:  # aiortc refuses SDP it cannot negotiate (no media, no ICE)
+            logger.info("could not negotiate the SDP offer", exc_info=True)
+            return web.json_response(
+                rest_error(
+                    "The SDP offer could not be negotiated.", param="sdp", code="invalid_offer"
+                ),
+                status=400,
+            )
     else:
         answer = _placeholder_answer(offer)
     state.extras["calls"][call_id] = {"auth": auth}

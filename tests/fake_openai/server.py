@@ -19,6 +19,7 @@ from typing import Any
 from aiohttp import web
 
 from . import rest, ws
+from .cors import cors
 from .faults import ENDPOINTS, Endpoint, Fault, FaultKind
 from .recording import ConnectionRecord
 from .script import Script, Turn
@@ -89,7 +90,7 @@ class FakeOpenAI:
 
     async def _astart(self) -> None:
         self._state.stopping = asyncio.Event()
-        app = web.Application(client_max_size=32 * 1024 * 1024)
+        app = web.Application(client_max_size=32 * 1024 * 1024, middlewares=[cors])
         app[STATE] = self._state
         app.router.add_post("/v1/realtime/client_secrets", rest.client_secrets)
         app.router.add_get("/v1/realtime", ws.realtime)

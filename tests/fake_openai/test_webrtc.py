@@ -191,6 +191,7 @@ def test_sideband_with_ephemeral_key_or_unknown_call_is_404(fake: FakeOpenAI) ->
         ({"Authorization": "Bearer ek_unknown"}, "v=0\r\n", 401, "invalid_api_key"),
         ({"Content-Type": "application/json"}, '{"sdp": "v=0"}', 400, "invalid_offer"),
         ({}, "not sdp", 400, "invalid_offer"),
+        ({}, "v=0\r\n", 400, "invalid_offer"),  # parses, but no media to negotiate
     ],
 )
 def test_calls_rejects_bad_requests(
