@@ -143,11 +143,11 @@ class CompanyConfig(_Strict):
     transcription_model: str = "gpt-4o-mini-transcribe"
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
     transport: Transport = "auto"
-    theme: Theme = Field(default_factory=Theme)
+    theme: Theme = Field(default_factory=lambda: Theme.model_validate({}))
     clips: list[DemoClip] = Field(default_factory=list, max_length=100)
     meetings: MeetingConfig
     qualification_questions: list[str] = Field(default_factory=list, max_length=8)
-    required_lead_fields: list[LeadField] = Field(default_factory=lambda: ["name", "email"])
+    required_lead_fields: list[LeadField] = Field(default_factory=lambda: ["name", "email"])  # type: ignore[arg-type]
     knowledge_collection: str | None = Field(None, pattern=_COMPANY_ID)
     clip_match_threshold: float = Field(0.35, ge=0.0, le=1.0)
     admin_token_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]{0,63}$")

@@ -135,6 +135,23 @@ class ToolRunner:
         result: BaseModel = self._modules[name].run(args, run_ctx)
         return result
 
+    def _outcome_row(
+        self, ctx: ToolContext, name: str, args: BaseModel
+    ) -> tuple[str, bool, str | None]:
+        """(output, ok, error_code) for run_once; any failure becomes an error output."""
+        failure: ToolError
+        try:
+            return self.execute(ctx, name, args).model_dump_json(), True, None
+        except ToolError as exc:
+            failure = exc
+        except SQLAlchemyError:
+            log.exception("tool %s: database error", name)
+            failure = ToolError("database_unavailable")
+        except Exception:  # a tool bug must not end the conversation
+            log.exception("tool %s failed", name)
+            failure = ToolError("internal_error")
+        return error_output(failure), False, failure.code
+
     def run(self, ctx: ToolContext, call_id: str, name: str, arguments: str) -> ToolOutcome:
         """Validate and run one call once per (session, call_id); a retry replays the output.
 
@@ -155,18 +172,7 @@ class ToolRunner:
         def execute() -> tuple[str, bool, str | None]:
             started = time.perf_counter()
             try:
-                output = self.execute(ctx, name, args).model_dump_json()
-                execution.outcome = (output, True, None)
-            except ToolError as error:
-                execution.outcome = (error_output(error), False, error.code)
-            except SQLAlchemyError:
-                log.exception("tool %s: database error", name)
-                error = ToolError("database_unavailable")
-                execution.outcome = (error_output(error), False, error.code)
-            except Exception:  # a tool bug must not end the conversation
-                log.exception("tool %s failed", name)
-                error = ToolError("internal_error")
-                execution.outcome = (error_output(error), False, error.code)
+                execution.outcome = self._outcome_row(ctx, name, args)
             finally:
                 execution.tool_ms = (time.perf_counter() - started) * 1000
             return execution.outcome
