@@ -24,7 +24,7 @@
   button.type = "button";
   button.setAttribute("aria-haspopup", "dialog");
   button.setAttribute("aria-expanded", "false");
-  button.textContent = "\uD83C\uDF99\uFE0F " + label;
+  button.textContent = label;
 
   function build() {
     box = css(document.createElement("div"), {
@@ -36,7 +36,9 @@
     frame = css(document.createElement("iframe"), { border: "0", width: "100%", height: "100%" });
     frame.title = label;
     frame.allow = "microphone; autoplay";
-    frame.src = widgetOrigin + "/widget/" + company + "?host=" + encodeURIComponent(location.origin);
+    var transport = script.getAttribute("data-transport");
+    frame.src = widgetOrigin + "/widget/" + company + "?host=" + encodeURIComponent(location.origin) +
+      (/^(auto|webrtc|relay|text)$/.test(transport || "") ? "&transport=" + transport : "");
     box.appendChild(frame);
     document.body.appendChild(box);
   }

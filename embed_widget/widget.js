@@ -355,9 +355,13 @@
           conv = null; // auto: fall back to the relay
         }
       }
-      if (!conv) { conv = await openRelay("voice"); await startAudio(conv); }
+      if (!conv) {
+        conv = await openRelay("voice");
+        await startAudio(conv);
+        if (conv.mode === "text") { stopAudio(); return; } // the server fell back to text meanwhile
+      }
       micBtn.classList.add("live");
-      micLabel.textContent = "Listening\u2026";
+      micLabel.textContent = "Stop voice";
       muteBtn.disabled = endBtn.disabled = false;
       if (conv.mode === "voice") setState("listening");
     } catch (e) {
@@ -411,7 +415,7 @@
     note("This website is not allowed to show this chat.", true);
     return;
   }
-  if (cfg.transport === "text" || !(navigator.mediaDevices && window.AudioWorkletNode)) root.classList.add("text-only");
+  if (cfg.transport === "text" || !cfg.realtime || !(navigator.mediaDevices && window.AudioWorkletNode)) root.classList.add("text-only");
   bubble(null, "agent", cfg.greeting);
   setState("idle");
   toHost({ type: "ready" });

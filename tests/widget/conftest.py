@@ -14,7 +14,6 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,3 +103,6 @@ def user_text_events(text: str) -> list[str]:
         json.dumps({"type": "conversation.item.create", "item": item}),
         json.dumps({"type": "response.create"}),
     ]
+
+
+from tests.widget.browser_fixtures import browser, customer_site, page, speech_wav  # noqa: E402,F401

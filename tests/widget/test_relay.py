@@ -82,7 +82,9 @@ def test_function_call_runs_search_knowledge_and_output_reaches_the_model(
     page, fake: FakeOpenAI
 ) -> None:  # type: ignore[no-untyped-def]
     fake.script([Turn(OnUserText(), [
-        FunctionCall("search_knowledge", {"query": "price of the Growth plan"}, call_id="call_growth"),
+        FunctionCall(
+            "search_knowledge", {"query": "price of the Growth plan"}, call_id="call_growth"
+        ),
         Say("Here is what I found: {tool_output}"),
     ])])  # fmt: skip
     ws = page(mode="text")
@@ -105,7 +107,7 @@ def test_function_call_runs_search_knowledge_and_output_reaches_the_model(
 
 def test_barge_in_truncates_at_the_heard_position(page, fake: FakeOpenAI) -> None:  # type: ignore[no-untyped-def]
     fake.script([
-        Turn(OnUserText(), Say("A long answer.", chunks=40, ms_per_chunk=100, pace_s=0.01, hold=True)),
+        Turn(OnUserText(), Say("Long.", chunks=40, ms_per_chunk=100, pace_s=0.01, hold=True)),
         Turn(OnSpeech(transcript="Wait", barge_in=True, start_ms=20, min_audio_ms=200)),
     ])  # fmt: skip
     ws = page()

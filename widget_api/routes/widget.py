@@ -31,6 +31,7 @@ bp = Blueprint("widget", __name__)
 sock = Sock()
 assets = AssetStore()
 WS_ENDPOINT = "widget.realtime_ws"
+TRANSPORTS = ("auto", "webrtc", "relay", "text")
 
 
 @bp.record_once
@@ -75,9 +76,15 @@ def widget_page(company_id: str) -> Response:
     settings = services.settings
     host = request.args.get("host")
     blocked = host is not None and not _origin_ok(host, company)
+    # The embed snippet may pick a transport for this page (`data-transport`); every transport
+    # runs the same server-side checks, so this only changes how the visitor connects.
+    transport = request.args.get("transport")
+    if transport not in TRANSPORTS:
+        transport = company.transport
     html = render_widget_page(
-        company, assets, settings=settings, host_origin=None if blocked else host, blocked=blocked
-    )
+        company, assets, settings=settings, host_origin=None if blocked else host,
+        blocked=blocked, transport=transport,
+    )  # fmt: skip
     resp = Response(html, status=403 if blocked else 200, mimetype="text/html")
     resp.headers["Content-Security-Policy"] = _widget_csp(company, services)
     resp.headers["Cache-Control"] = "no-cache"

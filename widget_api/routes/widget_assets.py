@@ -94,7 +94,7 @@ def _script_json(value: dict[str, Any]) -> str:
 
 def widget_config(
     company: CompanyConfig, assets: AssetStore, *, settings: Settings,
-    host_origin: str | None, blocked: bool,
+    host_origin: str | None, blocked: bool, transport: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """What the page's script needs: names, theme, transport and the URLs it talks to."""
     return {
@@ -103,7 +103,7 @@ def widget_config(
         "greeting": company.greeting,
         "language": company.language,
         "theme": company.theme.model_dump(),
-        "transport": company.transport,
+        "transport": transport or company.transport,
         "realtime": settings.realtime_enabled,
         "callsUrl": settings.openai_base_url.rstrip("/") + "/realtime/calls",
         "wsPath": f"/ws/realtime/{company.id}",
@@ -117,11 +117,12 @@ def widget_config(
 
 def render_widget_page(
     company: CompanyConfig, assets: AssetStore, *, settings: Settings,
-    host_origin: str | None, blocked: bool,
+    host_origin: str | None, blocked: bool, transport: str | None = None,
 ) -> str:  # fmt: skip
     config = widget_config(
-        company, assets, settings=settings, host_origin=host_origin, blocked=blocked
-    )
+        company, assets, settings=settings, host_origin=host_origin, blocked=blocked,
+        transport=transport,
+    )  # fmt: skip
     return assets.template("widget.html").substitute(
         lang=escape(company.language),
         name=escape(company.display_name),
