@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # Large batches keep the CPU busy; sentence-transformers sorts by length inside a call, so the
 # padding waste stays small even with mixed chunk sizes.
 ENCODE_BATCH_SIZE = 64
+# Up to this many texts take the single-thread direct path (queries).
+SMALL_BATCH = 4
 
 
 @runtime_checkable
@@ -68,12 +70,15 @@ class SentenceTransformerEmbedder:
         dim = get_dim()
         self.dimension = int(dim) if dim else int(self.encode(["x"]).shape[1])
         self.max_tokens = int(self._model.max_seq_length or 256)
+        self._fast = self._fast_path()
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed `texts` in large batches; rows are unit length so dot product = cosine."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        # torch modules are not re-entrant across threads for inference state; serialize.
+        if len(texts) <= SMALL_BATCH and self._fast is not None:
+            return self._encode_small(texts)
+        # One inference at a time: concurrent torch calls only fight over the same cores.
         with self._lock:
             vectors = self._model.encode(
                 list(texts),
@@ -83,6 +88,51 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _encode_small(self, texts: Sequence[str]) -> np.ndarray:
+        """The search hot path: a query or two, straight through the transformer.
+
+        Skips sentence-transformers' batching machinery and runs on one intra-op thread: for a
+        dozen tokens, a second thread saves almost nothing when idle and costs 5-10x when the
+        cores are busy (measured: 60 ms vs 470 ms p50 under load).
+        """
+        import torch
+
+        tokenizer, transformer = self._fast  # type: ignore[misc]
+        with self._lock:
+            threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            try:
+                with torch.inference_mode():
+                    batch = tokenizer(
+                        list(texts),
+                        padding=True,
+                        truncation=True,
+                        max_length=self.max_tokens,
+                        return_tensors="pt",
+                    )
+                    hidden = transformer(**batch).last_hidden_state
+                    mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                    pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                    pooled = torch.nn.functional.normalize(pooled, dim=-1)
+            finally:
+                torch.set_num_threads(threads)
+        return pooled.numpy().astype(np.float32, copy=False)
+
+    def _fast_path(self) -> tuple[Any, Any] | None:
+        """(tokenizer, transformer) when the model is plain mean pooling + normalize."""
+        modules = list(self._model)
+        names = [type(m).__name__ for m in modules]
+        if names[:2] != ["Transformer", "Pooling"] or names[2:] not in ([], ["Normalize"]):
+            return None
+        pooling = modules[1]
+        mode = getattr(pooling, "pooling_mode", None) or (
+            "mean" if getattr(pooling, "pooling_mode_mean_tokens", False) else None
+        )
+        transformer = getattr(modules[0], "auto_model", None) or getattr(modules[0], "model", None)
+        if mode != "mean" or transformer is None or "Normalize" not in names:
+            return None
+        return self._tokenizer, transformer
 
     def count_tokens(self, text: str) -> int:
         """Token count including [CLS]/[SEP], without truncation (so overflows are visible)."""

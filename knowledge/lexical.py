@@ -41,7 +41,11 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     import bm25s
 
     return bm25s.tokenize(  # type: ignore[no-any-return]
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False,
+        texts,
+        stopwords="en",
+        stemmer=_stemmer(),
+        return_ids=False,
+        show_progress=False,
         token_pattern=TOKEN_PATTERN,
     )
 
