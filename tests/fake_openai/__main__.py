@@ -29,12 +29,18 @@ def main(argv: list[str] | None = None) -> int:
         default="Hello from the fake model.",
         help="what the model says on response.create (non-echo mode)",
     )
+    parser.add_argument(
+        "--uvloop", action="store_true", help="run on uvloop when installed (less CPU per frame)"
+    )
     args = parser.parse_args(argv)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: done.set())
     fake = FakeOpenAI(
-        port=args.port, api_key=args.api_key, script=Script(fallback=Say(args.say), echo=args.echo)
+        port=args.port,
+        api_key=args.api_key,
+        script=Script(fallback=Say(args.say), echo=args.echo),
+        uvloop=args.uvloop,
     )
     with fake:
         print(

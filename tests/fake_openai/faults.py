@@ -7,12 +7,26 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 FaultKind = Literal[
-    "refuse", "http_500", "slow", "malformed_json", "close_mid_response", "never_answer"
+    "refuse",
+    "http_500",
+    "slow",
+    "malformed_json",
+    "close_mid_response",
+    "never_answer",
+    "session_expired",
 ]
 Endpoint = Literal["client_secrets", "realtime", "calls"]
 ENDPOINTS: tuple[Endpoint, ...] = ("client_secrets", "realtime", "calls")
 FAULT_KINDS: frozenset[str] = frozenset(
-    {"refuse", "http_500", "slow", "malformed_json", "close_mid_response", "never_answer"}
+    {
+        "refuse",
+        "http_500",
+        "slow",
+        "malformed_json",
+        "close_mid_response",
+        "never_answer",
+        "session_expired",
+    }
 )
 
 
@@ -30,6 +44,8 @@ class Fault:
       socket after `after_deltas` output deltas of the next response (`close_code=None` drops
       TCP without a close frame).
     - `never_answer`: hold the request open until the fake stops.
+    - `session_expired` (realtime only): `seconds` after `session.created`, an `error` event with
+      code `session_expired`, then the server closes the socket (code 1000), as at 60 minutes.
     `times` limits how many requests the fault hits (None: until cleared).
     """
 

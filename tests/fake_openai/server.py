@@ -38,9 +38,11 @@ class FakeOpenAI:
         api_key: str | None = None,
         script: Script | Sequence[Turn] | None = None,
         echo: bool = False,
+        uvloop: bool = False,
     ) -> None:
         self.api_key = api_key or "sk-test-" + secrets.token_hex(12)
         self._requested_port = port
+        self._uvloop = uvloop  # faster loop for benchmarks, when the package is installed
         self.port = 0
         self._state = FakeState(api_key=self.api_key)
         self.script(script or Script(), echo=echo)
@@ -61,7 +63,7 @@ class FakeOpenAI:
         """Bind 127.0.0.1 (a free port unless one was given) and serve from a daemon thread."""
         if self._thread is not None:
             return self
-        loop = asyncio.new_event_loop()
+        loop = _new_loop(self._uvloop)
         self._loop = loop
         self._thread = threading.Thread(target=loop.run_forever, name="fake-openai", daemon=True)
         self._thread.start()
@@ -260,3 +262,14 @@ async def _cancel_leftover_tasks() -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _new_loop(use_uvloop: bool) -> asyncio.AbstractEventLoop:
+    if use_uvloop:
+        try:
+            import uvloop
+        except ImportError:
+            pass
+        else:
+            return uvloop.new_event_loop()
+    return asyncio.new_event_loop()

@@ -159,3 +159,15 @@ def test_stop_does_not_hang_with_held_connections() -> None:
             client.recv()
     assert info.value.rcvd is not None and info.value.rcvd.code == 1001
     assert time.monotonic() - started < 10  # generous bound: guards against a hang only
+
+
+def test_ws_session_expires_with_error_then_close(fake: FakeOpenAI) -> None:
+    fake.set_fault("session_expired", endpoint="realtime", seconds=0.2)
+    with open_ws(fake) as client:
+        types = [client.recv()["type"] for _ in range(2)]
+        assert types == ["session.created", "conversation.created"]
+        error = client.recv()
+        assert error["type"] == "error" and error["error"]["code"] == "session_expired"
+        with pytest.raises(ConnectionClosed) as info:
+            client.recv()
+        assert info.value.rcvd is not None and info.value.rcvd.code == 1000

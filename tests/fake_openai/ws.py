@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 import logging
@@ -165,10 +166,13 @@ async def _run_session(
         fault=fault,
     )
     state.recorder.update(record, session=session.session)
+    expiry: asyncio.Task[None] | None = None
     try:
         if fault is not None and fault.kind == "malformed_json":
             await ws.send_str('{"type": "session.created", "event_id": "event_')
         await session.open()
+        if fault is not None and fault.kind == "session_expired":
+            expiry = asyncio.create_task(_expire(state, session, close, fault.seconds))
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 await session.handle_text(msg.data)
@@ -179,6 +183,8 @@ async def _run_session(
     except Exception as exc:  # the socket broke under us; record and finish
         logger.debug("realtime socket ended: %s", type(exc).__name__)
     finally:
+        if expiry is not None:
+            expiry.cancel()
         await session.shutdown()
         if state.stopping.is_set() and closed_by["side"] == "client" and not ws.closed:
             closed_by["side"], closed_by["code"] = "server", GOING_AWAY
@@ -210,3 +216,18 @@ async def _run_sideband(
     finally:
         session.remove_sender(ws.send_str)
         state.recorder.update(record, closed=True, closed_by="client", close_code=ws.close_code)
+
+
+async def _expire(state: FakeState, session: RealtimeSession, close: Any, seconds: float) -> None:
+    """The maximum session duration (§12): an `error` with `session_expired`, then close."""
+    await state.wait_or_stop(seconds)
+    if state.stopping.is_set() or session.closed:
+        return
+    await session.emit(
+        error_event(
+            "session_expired",
+            "Your session hit the maximum duration of 60 minutes.",
+        )
+    )
+    await session.shutdown()
+    await close(1000)
