@@ -238,3 +238,23 @@ def test_validation_errors_never_echo_input(client: FlaskClient) -> None:
 def test_wrong_method_is_405_json(client: FlaskClient, method: str) -> None:
     response = client.open(URL, method=method)
     assert (response.status_code, response.json["error"]["code"]) == (405, "method_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("origin", "allowed"),
+    [(SITE_ORIGIN, True), ("https://acme-relay.example.evil.com", False)],
+)
+def test_cors_preflight_only_for_allowed_origins(
+    client: FlaskClient, origin: str, allowed: bool
+) -> None:
+    response = client.options(
+        URL,
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+    assert response.status_code == 200
+    assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+    assert "*" not in response.headers.get("Access-Control-Allow-Origin", "")

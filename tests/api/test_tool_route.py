@@ -213,3 +213,12 @@ def test_log_lead_on_postgres_is_idempotent_under_concurrent_retries(
     with pg_services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(Lead)) == len(emails)
         assert session.scalar(select(func.count()).select_from(ToolCall)) == len(emails)
+
+
+def test_cors_allows_the_companys_origin_with_authorization(client: FlaskClient) -> None:
+    headers = {"Origin": "https://app.acme-relay.example", "Access-Control-Request-Method": "POST"}
+    response = client.options(URL, headers=headers)
+    assert response.headers["Access-Control-Allow-Origin"] == "https://app.acme-relay.example"
+    assert "Authorization" in response.headers["Access-Control-Allow-Headers"]
+    other = client.options(URL, headers={**headers, "Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from widget_api.routes.body import json_body
+from widget_api.routes.cors import add_cors_headers
 from widget_api.services import get_services
 from widget_api.sessions import start_realtime_session
 
@@ -31,3 +32,11 @@ def create_session():  # type: ignore[no-untyped-def]
     response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    # The company is in the body, which a preflight does not carry: any company's origin may
+    # ask; the route itself then refuses origins the named company does not allow.
+    services = get_services(current_app)
+    return add_cors_headers(response, services, services.companies.all(), "Content-Type")
