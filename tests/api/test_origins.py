@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from widget_api.companies import CompanyConfig
 from widget_api.origins import frame_ancestors, is_origin_allowed
@@ -77,3 +81,52 @@ def test_frame_ancestors_lists_self_server_and_company_sites(company: CompanyCon
         "https://*.acme.io",
         "http://localhost:3000",
     ]
+
+
+_WILDCARD = re.compile(r"https://(?:(?!-)[a-z0-9-]{1,63}(?<!-)\.)+acme\.io")
+_EXACT = {
+    "https://acme.com",
+    "http://localhost:3000",
+    SERVER,
+    "http://localhost:8000",
+    "http://[::1]:8000",
+}
+_PIECES = st.sampled_from(
+    [
+        "",
+        ".",
+        "-",
+        "@",
+        ":",
+        ":443",
+        "/",
+        "#",
+        "?",
+        "%2e",
+        "\\",
+        "a",
+        "evil",
+        "com",
+        "www.",
+        "ACME",
+        " ",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from(
+        ["https://acme.com", "https://www.acme.io", "http://localhost:3000", SERVER]
+    ),
+    prefix=st.lists(_PIECES, max_size=3).map("".join),
+    infix=st.lists(_PIECES, max_size=3).map("".join),
+    suffix=st.lists(_PIECES, max_size=3).map("".join),
+)
+def test_mutated_origins_pass_only_when_exactly_allowed(
+    company: CompanyConfig, base: str, prefix: str, infix: str, suffix: str
+) -> None:
+    scheme, rest = base.split("://", 1)
+    origin = f"{prefix}{scheme}://{infix}{rest}{suffix}"
+    expected = origin in _EXACT or bool(_WILDCARD.fullmatch(origin))
+    assert is_origin_allowed(origin, company, SERVER) is expected
