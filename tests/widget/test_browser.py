@@ -120,6 +120,10 @@ def test_foreign_origin_is_refused(page: Any, text_app: str, customer_site: int)
     page.locator("iframe").wait_for()
     page.wait_for_timeout(1500)
     # CSP frame-ancestors stops Chromium from rendering the widget inside this site.
-    widget_frames = [f for f in page.frames if f.url.startswith(text_app + "/widget/")]
-    assert all(f.locator("#w-input").count() == 0 for f in widget_frames)
+    assert len(page.frames) == 2
+    assert all(f.locator("#w-input").count() == 0 for f in page.frames)
+    # And the server itself refuses to hand this host a working widget.
+    site = f"http://localhost:{customer_site}"
+    refused = page.request.get(f"{text_app}/widget/acme?host={site}")
+    assert refused.status == 403 and '"blocked": true' in refused.text()
     shot(page, "06-foreign-origin-refused")
