@@ -65,6 +65,7 @@ class ConnectionRecord:
     close_code: int | None = None
     closed_by: str | None = None  # "client" | "server"
     rtp_audio_packets: int = 0  # WebRTC only: media packets received on the remote track
+    responses: list[dict[str, Any]] = field(default_factory=list)  # id, status, reason, kind, text
 
     def received(self, event_type: str) -> list[dict[str, Any]]:
         """The recorded client events of one type (appends are not kept)."""
@@ -77,13 +78,23 @@ class Recorder:
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.connections: list[ConnectionRecord] = []
+        self._next_id = 0
         self.client_secret_requests: list[Any] = []
         self.client_secret_headers: list[dict[str, str]] = []
         self.call_requests: list[dict[str, Any]] = []
 
+    def clear(self) -> None:
+        """Forget everything recorded so far (a session-scoped fake between tests)."""
+        with self.lock:
+            self.connections.clear()
+            self.client_secret_requests.clear()
+            self.client_secret_headers.clear()
+            self.call_requests.clear()
+
     def new_connection(self, transport: str) -> ConnectionRecord:
         with self.lock:
-            record = ConnectionRecord(id=len(self.connections) + 1, transport=transport)
+            self._next_id += 1
+            record = ConnectionRecord(id=self._next_id, transport=transport)
             self.connections.append(record)
             return record
 

@@ -188,6 +188,15 @@ class FakeOpenAI:
         if endpoint is None and self._site is None and self._loop is not None:
             self._call(self._listen(self.port))
 
+    def reset(self) -> None:
+        """Between tests on a shared fake: no faults, default script, empty recordings.
+
+        Issued `ek_` keys stay valid (an earlier test's secret may still be in use).
+        """
+        self.clear_faults()
+        self.script()
+        self._state.recorder.clear()
+
     # -- secrets --------------------------------------------------------------------------
 
     @property

@@ -24,7 +24,12 @@ from .recording import ConnectionRecord, Recorder
 from .responses import ActiveResponse, AudioSink, ResponsePlayer, TransportGone, usage
 from .script import FunctionCall, OnResponseCreate, OnUserText, Reply, Say, Script, Turn
 from .script import render as render_text
-from .validation import InvalidRequest, merge_session, validate_session
+from .validation import (
+    InvalidRequest,
+    merge_session,
+    validate_response_options,
+    validate_session,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -279,8 +284,7 @@ class RealtimeSession:
                 "Wait until the response is finished before creating a new one.",
             )
         options = event.get("response") or {}
-        if not isinstance(options, dict):
-            raise ClientError("invalid_type", "Invalid type for 'response'.", "response")
+        validate_response_options(options)
         if not self.pending and (turn := self.next_turn(OnResponseCreate)):
             self.take_turn(turn)
         await self.start_next(options, event)
@@ -343,6 +347,7 @@ class RealtimeSession:
             done = resp.response_object(status, usage(self.turn_audio_ms, self.user_text, resp))
             self.turn_audio_ms = 0
             self.active = None  # cleared before response.done so the client may create at once
+            self._record_response(resp, status)
             await self.emit({"type": "response.done", "response": done})
             await self._end_output_buffer(resp)
         except TransportGone:
@@ -352,6 +357,19 @@ class RealtimeSession:
         finally:
             if self.active is resp:
                 self.active = None
+
+    def _record_response(self, resp: ActiveResponse, status: str) -> None:
+        kind = "function_call" if isinstance(resp.reply, FunctionCall) else "message"
+        summary = {
+            "id": resp.id,
+            "status": status,
+            "reason": resp.cancel_reason,
+            "kind": kind if resp.reply is not None else "empty",
+            "text": resp.text_sent,
+            "metadata": resp.metadata,
+        }
+        with self.recorder.lock:
+            self.record.responses.append(summary)
 
     async def _end_output_buffer(self, resp: ActiveResponse) -> None:
         """WebRTC only: the output buffer stops (played out) or is cleared (cancelled)."""

@@ -236,3 +236,48 @@ def test_echo_mode_returns_each_frame(fake: FakeOpenAI, connect) -> None:  # typ
     assert [e["delta"] for e in echoed] == payloads
     record = fake.wait_for(lambda f: f.ws_sessions[0].audio_frames == 5 and f.ws_sessions[0])
     assert record.audio_bytes == 5 * 960 and record.events == []
+
+
+def test_response_create_options_are_validated(connect) -> None:  # type: ignore[no-untyped-def]
+    client = connect()
+    client.send("response.create", event_id="r1", response={"modalities": ["text"]})
+    error = client.recv()["error"]
+    assert (error["code"], error["param"], error["event_id"]) == (
+        "unknown_parameter",
+        "response.modalities",
+        "r1",
+    )
+
+
+def test_out_of_band_response_is_not_added_to_the_conversation(
+    fake: FakeOpenAI,
+    connect,  # type: ignore[no-untyped-def]
+) -> None:
+    client = connect()
+    client.send("response.create", response={"conversation": "none", "metadata": {"k": "v"}})
+    events = client.recv_until("response.done")
+    types = [e["type"] for e in events]
+    assert "conversation.item.added" not in types and "response.output_item.added" in types
+    done = events[-1]["response"]
+    assert done["conversation_id"] is None and done["metadata"] == {"k": "v"}
+    record = fake.wait_for(lambda f: f.ws_sessions[0].responses and f.ws_sessions[0])
+    assert record.responses[0]["status"] == "completed"
+    assert record.responses[0]["metadata"] == {"k": "v"}
+
+
+def test_reset_forgets_recordings_faults_and_script(fake: FakeOpenAI, connect) -> None:  # type: ignore[no-untyped-def]
+    fake.script([Turn(OnResponseCreate(), Say("scripted"))])
+    fake.set_fault("http_500", endpoint="client_secrets")
+    connect().close()
+    fake.wait_for(lambda f: f.ws_sessions and f.ws_sessions[0].closed)
+    fake.reset()
+    assert fake.ws_sessions == [] and fake.client_secret_requests == []
+    client = connect()
+    client.send("response.create")
+    done = next(
+        e
+        for e in client.recv_until("response.done")
+        if e["type"] == "response.output_audio_transcript.done"
+    )
+    assert done["transcript"] == "Okay."  # the default fallback, not the old script
+    assert fake.ws_sessions[0].id == 2  # ids keep counting, so old and new never mix up

@@ -378,6 +378,56 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], None]] = {
 }
 
 
+RESPONSE_KEYS = frozenset(
+    {
+        "output_modalities",
+        "instructions",
+        "tools",
+        "tool_choice",
+        "audio",
+        "max_output_tokens",
+        "prompt",
+        "metadata",
+        "conversation",
+        "input",
+    }
+)
+
+
+def validate_response_options(options: Any) -> None:
+    """Validate `response.create`'s `response` object (GA fields; no Beta `modalities`...)."""
+    _require_type(options, dict, "response")
+    _check_keys(options, RESPONSE_KEYS, "response")
+    checks: dict[str, Callable[[Any, str], None]] = {
+        "output_modalities": _check_modalities,
+        "instructions": _check_str,
+        "tools": _check_tools,
+        "tool_choice": _check_tool_choice,
+        "max_output_tokens": _check_max_tokens,
+        "prompt": _check_prompt,
+    }
+    for key, check in checks.items():
+        if key in options:
+            check(options[key], f"response.{key}")
+    if "conversation" in options:
+        _choice(options["conversation"], {"auto", "none"}, "response.conversation")
+    if "audio" in options:
+        audio = options["audio"]
+        _require_type(audio, dict, "response.audio")
+        _check_keys(audio, frozenset({"output"}), "response.audio")
+        if "output" in audio:
+            _require_type(audio["output"], dict, "response.audio.output")
+            _check_keys(audio["output"], frozenset({"format", "voice"}), "response.audio.output")
+            if "format" in audio["output"]:
+                _check_format(audio["output"]["format"], "response.audio.output.format")
+            if "voice" in audio["output"]:
+                _check_voice(audio["output"]["voice"], "response.audio.output.voice")
+    if options.get("metadata") is not None:
+        _require_type(options["metadata"], dict, "response.metadata")
+    if "input" in options:
+        _require_type(options["input"], list, "response.input")
+
+
 def merge_session(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Apply a (validated) partial session to an effective one: only sent fields change.
 
