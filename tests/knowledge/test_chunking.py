@@ -45,7 +45,9 @@ def test_sections_are_not_mixed_and_neighbours_overlap(embedder) -> None:  # typ
 
 
 def test_pages_are_kept_per_chunk(embedder) -> None:  # type: ignore[no-untyped-def]
-    doc = Document("h.pdf", "Handbook", [Block("Page one text.", page=1), Block("Page two.", page=2)])
+    doc = Document(
+        "h.pdf", "Handbook", [Block("Page one text.", page=1), Block("Page two.", page=2)]
+    )
     assert [(c.page, c.text) for c in chunk_document(doc, embedder)] == [
         (1, "Page one text."),
         (2, "Page two."),

@@ -77,7 +77,12 @@ def test_change_embeds_only_new_chunks_and_drops_stale_ones(tmp_path: Path, embe
     write(docs, {"pricing.md": PRICING.replace("99 euros", "119 euros")})
     report = kb.ingest("acme", [docs])
     [plan] = report.documents
-    assert (plan.status, plan.chunks_added, plan.chunks_removed, plan.chunks_kept) == ("changed", 1, 1, 1)
+    assert (plan.status, plan.chunks_added, plan.chunks_removed, plan.chunks_kept) == (
+        "changed",
+        1,
+        1,
+        1,
+    )
     assert len(counting.encoded) == 1 and "119 euros" in counting.encoded[0]
     texts = [h.text for h in kb.search("acme", "How much is Premium?", top_k=5)]
     assert any("119 euros" in t for t in texts) and not any("99 euros." in t for t in texts)
@@ -92,14 +97,20 @@ def test_dry_run_prints_plan_and_writes_nothing(tmp_path: Path, kb: KnowledgeBas
     (docs / "shipping.md").unlink()
     plan = kb.ingest("acme", [docs], prune=True, dry_run=True)
     assert plan.dry_run
-    assert statuses(plan) == {"pricing.md": "changed", "returns.md": "added", "shipping.md": "removed"}
+    assert statuses(plan) == {
+        "pricing.md": "changed",
+        "returns.md": "added",
+        "shipping.md": "removed",
+    }
     assert stored_ids(kb, "acme") == before
     assert {Path(d.source).name for d in kb.list_documents("acme")} == {"pricing.md", "shipping.md"}
     assert kb.ingest("other", [docs], dry_run=True).count("added") == 2
     assert kb.companies() == ["acme"]  # a dry run creates no collections
 
 
-def test_prune_removes_documents_no_longer_in_the_source_set(tmp_path: Path, kb: KnowledgeBase) -> None:
+def test_prune_removes_documents_no_longer_in_the_source_set(
+    tmp_path: Path, kb: KnowledgeBase
+) -> None:
     docs = tmp_path / "docs"
     write(docs, {"pricing.md": PRICING, "shipping.md": SHIPPING})
     kb.ingest("acme", [docs])
@@ -123,12 +134,17 @@ def test_remove_deletes_a_document(tmp_path: Path, kb: KnowledgeBase) -> None:
 
 
 def test_interrupted_ingest_converges_on_the_next_run(
-    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    embedder,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
 ) -> None:
     docs = tmp_path / "docs"
-    files = {f"topic{i}.md": f"# Topic {i}\n\n" + f"Paragraph about subject {i}, part A.\n\n" * 1
-             + "\n".join(f"## Part {j}\nDetail {j} of topic {i} is important.\n" for j in range(3))
-             for i in range(6)}
+    files = {
+        f"topic{i}.md": f"# Topic {i}\n\n"
+        + f"Paragraph about subject {i}, part A.\n\n" * 1
+        + "\n".join(f"## Part {j}\nDetail {j} of topic {i} is important.\n" for j in range(3))
+        for i in range(6)
+    }
     write(docs, files)
     monkeypatch.setattr(sync_module, "EMBED_BATCH", 2)  # many small flushes to die between
     config = KnowledgeConfig(tmp_path / "chroma")
@@ -151,4 +167,7 @@ def test_interrupted_ingest_converges_on_the_next_run(
     assert stored_ids(final, "acme") == stored_ids(reference, "acme")
     assert len(final.list_documents("acme")) == 6
     assert final.ingest("acme", [docs]).count("unchanged") == 6
-    assert final.search("acme", "Detail 2 of topic 4", top_k=1)[0].heading_path == ["Topic 4", "Part 2"]
+    assert final.search("acme", "Detail 2 of topic 4", top_k=1)[0].heading_path == [
+        "Topic 4",
+        "Part 2",
+    ]
