@@ -11,7 +11,10 @@ import pytest
 from knowledge import KnowledgeBase, KnowledgeConfig
 from knowledge import sync as sync_module
 
-PRICING = "# Pricing\n\n## Starter\nStarter costs 29 euros a month.\n\n## Premium\nPremium costs 99 euros.\n"
+PRICING = (
+    "# Pricing\n\n## Starter\nStarter costs 29 euros a month.\n\n"
+    "## Premium\nPremium costs 99 euros.\n"
+)
 SHIPPING = "# Shipping\n\nWe ship to every EU country within three days.\n"
 RETURNS = "# Returns\n\nReturns are free for 30 days after delivery.\n"
 
