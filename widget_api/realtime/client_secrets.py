@@ -12,8 +12,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import openai
-
 from widget_api.errors import ApiError
 from widget_api.settings import Settings
 
@@ -38,6 +36,8 @@ class ClientSecretMinter:
     def __init__(self, settings: Settings) -> None:
         if settings.openai_api_key is None:
             raise ValueError("no OpenAI API key configured")
+        import openai  # seconds to import; only servers with a key need it
+
         self.ttl_seconds = settings.client_secret_ttl_seconds
         self._client = openai.OpenAI(
             api_key=settings.openai_api_key.get_secret_value(),
@@ -48,6 +48,8 @@ class ClientSecretMinter:
 
     def mint(self, session: dict[str, Any]) -> ClientSecret:
         """POST /realtime/client_secrets; raises ApiError upstream_timeout / upstream_error."""
+        import openai
+
         try:
             response = self._client.realtime.client_secrets.create(
                 expires_after={"anchor": "created_at", "seconds": self.ttl_seconds},
