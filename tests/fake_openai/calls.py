@@ -102,8 +102,8 @@ async def create_call(request: web.Request) -> web.StreamResponse:
     if accept is not None:
         try:
             answer = await accept(call_id, offer, auth, session)
-        except Exception:  # aiortc refuses SDP it cannot negotiate (no media, no ICE)
-            logger.info("could not negotiate the SDP offer", exc_info=True)
+        except Exception as exc:  # aiortc refuses SDP it cannot negotiate (no media, no ICE)
+            logger.info("could not negotiate the SDP offer: %r", exc)
             return web.json_response(
                 rest_error(
                     "The SDP offer could not be negotiated.", param="sdp", code="invalid_offer"

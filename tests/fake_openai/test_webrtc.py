@@ -232,3 +232,16 @@ def test_multipart_offer_with_standard_key_uses_the_session_part(fake: FakeOpenA
         await peer.close()
 
     asyncio.run(run())
+
+
+def test_calls_fault_answers_500(fake: FakeOpenAI) -> None:
+    fake.set_fault("http_500", endpoint="calls", times=1)
+    ek = fake.mint_secret()
+
+    async def run() -> int:
+        peer = Peer()
+        answer = await peer.call(fake, ek)
+        await peer.close()
+        return answer.status_code
+
+    assert asyncio.run(run()) == 500

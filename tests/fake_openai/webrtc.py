@@ -167,8 +167,13 @@ def install(state: FakeState) -> None:
 
     async def accept_call(call_id: str, offer: str, auth: str, session: dict[str, Any]) -> str:
         call = Call(state, call_id, auth, session)
+        try:
+            answer = await call.answer(offer)
+        except Exception:
+            await call.close()
+            raise
         calls[call_id] = call
-        return await call.answer(offer)
+        return answer
 
     async def close_calls() -> None:
         await asyncio.gather(*(c.close() for c in calls.values()), return_exceptions=True)
