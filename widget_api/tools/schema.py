@@ -8,6 +8,8 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import copy
+import functools
 from typing import Any
 
 from pydantic import BaseModel
@@ -36,7 +38,13 @@ def _clean_props(props: dict[str, Any]) -> dict[str, Any]:
 
 
 def parameters_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """The cleaned `parameters` object for `model` (flat models only: no `$defs`)."""
+    """The cleaned `parameters` object for `model` (flat models only: no `$defs`); a fresh copy."""
+    # Generating a schema costs ~0.5 ms per model, and every session start declares all tools.
+    return copy.deepcopy(_cached_schema(model))
+
+
+@functools.cache
+def _cached_schema(model: type[BaseModel]) -> dict[str, Any]:
     raw = model.model_json_schema()
     if "$defs" in raw:
         raise ValueError(f"{model.__name__}: tool arguments must be a flat model")
