@@ -120,6 +120,8 @@ def prepare_storage(services: Services) -> None:
         if settings.effective_database_url.startswith("sqlite"):
             log.info("applying database migrations (SQLite)")
             services.db.upgrade()
+        else:
+            check_schema_current(services.db)
         if not settings.ingest_demo_on_start:
             return
         for company in services.companies.all():
@@ -134,3 +136,24 @@ def prepare_storage(services: Services) -> None:
                 docs,
                 {s: report.count(s) for s in ("added", "changed", "unchanged", "failed")},
             )
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database is not at the latest migration; the server refuses to start on it."""
+
+
+def check_schema_current(db: Database) -> None:
+    """Raise SchemaNotCurrent unless the database is at the migrations' head revision."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from widget_api.crm.db import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    with db.engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+    if current != head:
+        raise SchemaNotCurrent(
+            f"the database is at migration {current or 'none'}, not {head}: "
+            "run `widget-api migrate` first"
+        )
