@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
@@ -21,6 +23,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
 # Any constant works; it only has to be the same in every process that migrates this database.
 _PG_MIGRATION_LOCK = 72_310_411
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# A PostgreSQL restart or failover takes a few seconds; retrying a unit of work with backoff
+# (0.05 s doubling to 2 s, ~9 s over 10 attempts) rides it out without holding a caller forever.
+RETRY_ATTEMPTS = 10
+RETRY_FIRST_DELAY = 0.05
+RETRY_MAX_DELAY = 2.0
+
+T = TypeVar("T")
 
 
 class Database:
@@ -60,6 +69,35 @@ class Database:
         gate = self._read_gate if readonly else self._write_gate
         with gate.admit(), factory() as session, session.begin():
             yield session
+
+    def run(self, work: Callable[[Session], T], *, readonly: bool = False) -> T:
+        """`work(session)` in one unit of work, run again when the connection drops.
+
+        A dropped or refused connection, or a transaction the server aborted (restart,
+        failover, serialization failure), is retried a bounded number of times with backoff;
+        other errors, and SQLite's "database is locked" (its busy timeout already waited), are
+        raised at once. `work` must be safe to repeat: its first attempt may have committed
+        before the connection dropped (the statements here are upserts, conditional updates
+        and claims that recognise their own row).
+        """
+        delay = RETRY_FIRST_DELAY
+        for attempt in range(1, RETRY_ATTEMPTS + 1):
+            try:
+                with self.session(readonly=readonly) as session:
+                    return work(session)
+            except (OperationalError, InterfaceError) as exc:
+                if attempt == RETRY_ATTEMPTS or not self._transient(exc):
+                    raise
+                log.warning(
+                    "database: %s, retrying (attempt %d of %d)",
+                    type(exc.orig).__name__, attempt, RETRY_ATTEMPTS,
+                )  # fmt: skip
+            time.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_DELAY)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _transient(self, exc: DBAPIError) -> bool:
+        return exc.connection_invalidated or self.dialect != "sqlite"
 
     def upgrade(self, revision: str = "head") -> None:
         """Apply migrations up to `revision`; safe when several processes start at once."""

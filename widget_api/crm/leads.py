@@ -210,8 +210,8 @@ def upsert_lead(
     stmt = stmt.on_conflict_do_update(
         index_elements=["company_id", "email_normalized"], set_=set_
     ).returning(*Lead.__table__.c)
-    with db.session() as session:
-        row = session.execute(stmt).one()
+    # Re-running the upsert after a dropped connection writes the same values again.
+    row = db.run(lambda session: session.execute(stmt).one())
     # Core rows carry raw values; the column types (UTCDateTime) already made them aware.
     return LeadView.model_validate(row._asdict())
 
@@ -227,8 +227,7 @@ def record_meeting_link(db: Database, company_id: str, email: str, url: str) -> 
         .where(Lead.company_id == company_id, Lead.email_normalized == normalized)
         .values(meeting_link=url, updated_at=utcnow())
     )
-    with db.session() as session:
-        return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return bool(db.run(lambda session: session.execute(stmt).rowcount))  # type: ignore[attr-defined]
 
 
 def _as_bound(value: date | datetime, *, end: bool) -> datetime:

@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from widget_api.crm.db import Database
 from widget_api.crm.models import ToolCall, utcnow
@@ -91,15 +92,27 @@ def _claim(
         .on_conflict_do_nothing(index_elements=["session_id", "call_id"])
         .returning(ToolCall.id)
     )
-    with db.session() as session:
+    # A retry after a lost commit acknowledgement meets its own row: same call, still pending,
+    # first attempt, and our claim time to the microsecond.
+    ours = select(ToolCall.id).where(
+        ToolCall.session_id == session_id,
+        ToolCall.call_id == call_id,
+        ToolCall.state == "pending",
+        ToolCall.attempt == 1,
+        ToolCall.claimed_at == now,
+    )
+
+    def claim(session: Session) -> int | None:
         row_id = session.execute(stmt).scalar_one_or_none()
+        return row_id if row_id is not None else session.execute(ours).scalar_one_or_none()
+
+    row_id = db.run(claim)
     return None if row_id is None else _Claim(row_id, 1)
 
 
 def _load(db: Database, session_id: str, call_id: str) -> ToolCall | None:
     stmt = select(ToolCall).where(ToolCall.session_id == session_id, ToolCall.call_id == call_id)
-    with db.session(readonly=True) as session:
-        return session.scalars(stmt).one_or_none()
+    return db.run(lambda session: session.scalars(stmt).one_or_none(), readonly=True)
 
 
 def _take_over(db: Database, row_id: int, seen_attempt: int) -> _Claim | None:
@@ -109,8 +122,7 @@ def _take_over(db: Database, row_id: int, seen_attempt: int) -> _Claim | None:
         .where(ToolCall.id == row_id, ToolCall.state == "pending", ToolCall.attempt == seen_attempt)
         .values(attempt=seen_attempt + 1, claimed_at=utcnow())
     )
-    with db.session() as session:
-        won = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    won = db.run(lambda session: session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
     return _Claim(row_id, seen_attempt + 1) if won else None
 
 
@@ -138,8 +150,9 @@ def _execute(db: Database, claim: _Claim, session_id: str, call_id: str, execute
             completed_at=utcnow(),
         )  # fmt: skip
     )
-    with db.session() as session:
-        stored = session.execute(stmt).rowcount == 1  # type: ignore[attr-defined]
+    # Repeating this update is safe: after a lost acknowledgement it matches nothing and the
+    # stored row (ours) is read back below.
+    stored = db.run(lambda session: session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
     if stored:
         return output
     # Our claim went stale and another executor took over and finished: its answer is the one
@@ -150,14 +163,12 @@ def _execute(db: Database, claim: _Claim, session_id: str, call_id: str, execute
 
 def _release(db: Database, claim: _Claim) -> None:
     """Drop our pending claim after the executor raised, so a retry can run the call."""
+    stmt = delete(ToolCall).where(
+        ToolCall.id == claim.row_id,
+        ToolCall.attempt == claim.attempt,
+        ToolCall.state == "pending",
+    )
     try:
-        with db.session() as session:
-            session.execute(
-                delete(ToolCall).where(
-                    ToolCall.id == claim.row_id,
-                    ToolCall.attempt == claim.attempt,
-                    ToolCall.state == "pending",
-                )  # fmt: skip
-            )
+        db.run(lambda session: session.execute(stmt))
     except Exception:  # the original error matters more; the claim goes stale instead
         log.exception("could not release tool call claim %s", claim.row_id)
