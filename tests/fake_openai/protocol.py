@@ -84,15 +84,7 @@ def default_session(model: str = DEFAULT_MODEL) -> dict[str, Any]:
                 "format": {"type": "audio/pcm", "rate": PCM_RATE},
                 "transcription": None,
                 "noise_reduction": None,
-                "turn_detection": {
-                    "type": "server_vad",
-                    "threshold": 0.5,
-                    "prefix_padding_ms": 300,
-                    "silence_duration_ms": 500,
-                    "idle_timeout_ms": None,
-                    "create_response": True,
-                    "interrupt_response": True,
-                },
+                "turn_detection": vad_defaults("server_vad"),
             },
             "output": {
                 "format": {"type": "audio/pcm", "rate": PCM_RATE},
@@ -101,6 +93,26 @@ def default_session(model: str = DEFAULT_MODEL) -> dict[str, Any]:
             },
         },
         "include": None,
+    }
+
+
+def vad_defaults(kind: str) -> dict[str, Any]:
+    """The server's defaults for one turn-detection type (§5.2)."""
+    if kind == "semantic_vad":
+        return {
+            "type": "semantic_vad",
+            "eagerness": "auto",
+            "create_response": True,
+            "interrupt_response": True,
+        }
+    return {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": 500,
+        "idle_timeout_ms": None,
+        "create_response": True,
+        "interrupt_response": True,
     }
 
 

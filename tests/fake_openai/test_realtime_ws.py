@@ -213,3 +213,28 @@ def test_user_text_item_is_added_and_done(connect) -> None:  # type: ignore[no-u
     assert (added["type"], done["type"]) == ("conversation.item.added", "conversation.item.done")
     assert done["item"]["id"].startswith("item_") and done["item"]["status"] == "completed"
     assert done["item"]["content"] == item["content"]
+
+
+def test_switching_vad_type_starts_from_its_defaults(connect) -> None:  # type: ignore[no-untyped-def]
+    client = connect()
+    semantic = {"type": "semantic_vad", "eagerness": "high"}
+    client.send(
+        "session.update",
+        session={"type": "realtime", "audio": {"input": {"turn_detection": semantic}}},
+    )
+    td = client.recv()["session"]["audio"]["input"]["turn_detection"]
+    assert td == {
+        "type": "semantic_vad",
+        "eagerness": "high",
+        "create_response": True,
+        "interrupt_response": True,
+    }
+    client.send(
+        "session.update",
+        session={
+            "type": "realtime",
+            "audio": {"input": {"turn_detection": {"type": "server_vad"}}},
+        },
+    )
+    td = client.recv()["session"]["audio"]["input"]["turn_detection"]
+    assert td["threshold"] == 0.5 and "eagerness" not in td

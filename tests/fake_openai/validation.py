@@ -18,6 +18,7 @@ from .protocol import (
     PCM_RATE,
     TOOL_CHOICE_MODES,
     default_session,
+    vad_defaults,
 )
 
 SESSION_KEYS = frozenset(
@@ -432,12 +433,18 @@ def merge_session(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any
     """Apply a (validated) partial session to an effective one: only sent fields change.
 
     Objects merge key by key; lists, strings and `null` replace (so `[]` clears tools and
-    `null` turns VAD off, as in session.update).
+    `null` turns VAD off, as in session.update). A turn detection of another `type` (or one
+    replacing `null`) starts from that type's defaults: server_vad knobs never leak into
+    semantic_vad.
     """
     merged = copy.deepcopy(base)
     for key, value in update.items():
         current = merged.get(key)
-        if isinstance(value, dict) and isinstance(current, dict) and key != "voice":
+        if key == "turn_detection" and isinstance(value, dict):
+            if not isinstance(current, dict) or current.get("type") != value.get("type"):
+                current = vad_defaults(str(value.get("type")))
+            merged[key] = {**current, **copy.deepcopy(value)}
+        elif isinstance(value, dict) and isinstance(current, dict) and key != "voice":
             merged[key] = merge_session(current, value)
         else:
             merged[key] = copy.deepcopy(value)
@@ -448,13 +455,4 @@ def effective_session(requested: dict[str, Any] | None, model: str | None = None
     """The full session the server would report for a requested (validated) partial one."""
     requested = dict(requested or {})
     base = default_session(model or str(requested.get("model") or "gpt-realtime"))
-    td = (requested.get("audio") or {}).get("input", {}).get("turn_detection", "unset")
-    if isinstance(td, dict) and td.get("type") == "semantic_vad":
-        # semantic_vad has no threshold/padding/silence knobs; start from its own defaults.
-        base["audio"]["input"]["turn_detection"] = {
-            "type": "semantic_vad",
-            "eagerness": "auto",
-            "create_response": True,
-            "interrupt_response": True,
-        }
     return merge_session(base, requested)
