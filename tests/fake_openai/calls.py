@@ -16,8 +16,9 @@ from aiohttp import BodyPartReader, web
 
 from .protocol import new_id, rest_error
 from .recording import redact_headers
+from .session_config import effective_session
 from .state import STATE, FakeState, apply_http_fault
-from .validation import InvalidRequest, effective_session, validate_session
+from .validation import InvalidRequest, validate_session
 
 logger = logging.getLogger(__name__)
 

@@ -15,6 +15,8 @@ from .protocol import bytes_per_ms, new_id
 from .recording import AUDIO_SAMPLE_BYTES
 from .script import OnSpeech
 
+MAX_APPEND_BASE64 = 15 * 1024 * 1024 * 4 // 3 + 4  # 15 MiB of audio per append (§12)
+
 if TYPE_CHECKING:
     from .session import RealtimeSession
 
@@ -75,6 +77,10 @@ class InputAudio:
         if not isinstance(audio, str):
             raise _client_error(
                 "missing_required_parameter", "Missing required parameter: 'audio'.", "audio"
+            )
+        if len(audio) > MAX_APPEND_BASE64:
+            raise _client_error(
+                "invalid_value", "Invalid 'audio': at most 15 MiB of audio per append.", "audio"
             )
         try:
             data = decode_b64(audio)

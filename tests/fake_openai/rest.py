@@ -11,8 +11,9 @@ from aiohttp import web
 
 from .protocol import DEFAULT_SECRET_TTL, rest_error
 from .recording import redact_headers
+from .session_config import effective_session
 from .state import STATE, FakeState, IssuedSecret, apply_http_fault
-from .validation import InvalidRequest, effective_session, validate_expires_after, validate_session
+from .validation import InvalidRequest, validate_expires_after, validate_session
 
 BODY_KEYS = frozenset({"expires_after", "session"})
 

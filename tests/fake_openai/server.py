@@ -23,6 +23,7 @@ from .cors import cors
 from .faults import ENDPOINTS, Endpoint, Fault, FaultKind
 from .recording import ConnectionRecord
 from .script import Script, Turn
+from .session_config import effective_session
 from .state import STATE, FakeState, IssuedSecret
 
 SHUTDOWN_TIMEOUT = 1.0
@@ -215,8 +216,6 @@ class FakeOpenAI:
 
     def mint_secret(self, session: dict[str, Any] | None = None, ttl: int = 600) -> str:
         """Issue an `ek_` directly (browser-side tests that skip the session route)."""
-        from .validation import effective_session
-
         value = "ek_" + secrets.token_hex(16)
         with self._state.secrets_lock:
             self._state.secrets[value] = IssuedSecret(

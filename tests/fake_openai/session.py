@@ -24,16 +24,13 @@ from .recording import ConnectionRecord, Recorder
 from .responses import ActiveResponse, AudioSink, ResponsePlayer, TransportGone, usage
 from .script import FunctionCall, OnResponseCreate, OnUserText, Reply, Say, Script, Turn
 from .script import render as render_text
-from .validation import (
-    InvalidRequest,
-    merge_session,
-    validate_response_options,
-    validate_session,
-)
+from .session_config import merge_session
+from .validation import InvalidRequest, validate_response_options, validate_session
 
 logger = logging.getLogger(__name__)
 
 SendText = Callable[[str], Awaitable[None]]
+SIDEBAND_SEND_TIMEOUT = 2.0
 Close = Callable[[int | None], Awaitable[None]]
 
 
@@ -119,8 +116,11 @@ class RealtimeSession:
             self.recorder.note_sent_type(self.record, event_type)
         for index, sender in enumerate(list(self._senders)):
             try:
-                await sender(text)
-            except (ConnectionError, RuntimeError) as exc:
+                if index == 0:
+                    await sender(text)
+                else:  # a sideband that stops reading must not stall the call itself
+                    await asyncio.wait_for(sender(text), timeout=SIDEBAND_SEND_TIMEOUT)
+            except (ConnectionError, RuntimeError, TimeoutError) as exc:
                 if index == 0:
                     self.closed = True
                     raise TransportGone() from exc
