@@ -30,8 +30,8 @@ from .validation import InvalidRequest, validate_response_options, validate_sess
 logger = logging.getLogger(__name__)
 
 SendText = Callable[[str], Awaitable[None]]
-SIDEBAND_SEND_TIMEOUT = 2.0
 Close = Callable[[int | None], Awaitable[None]]
+SIDEBAND_SEND_TIMEOUT = 2.0
 
 
 class ClientError(Exception):
