@@ -128,6 +128,8 @@ def test_missing_or_forged_tokens(client: FlaskClient, header: str | None, code:
         ({**body(), "arguments": {"topic": "x"}}, {}, 422, "validation_failed"),
         ({**body(), "call_id": 5}, {}, 422, "validation_failed"),
         ({**body(), "call_id": "c" * 129}, {}, 422, "validation_failed"),
+        ({**body(), "call_id": "call\x00nul"}, {}, 422, "validation_failed"),
+        ({**body(), "name": "Log Lead!"}, {}, 422, "validation_failed"),
         ({**body(), "surprise": True}, {}, 422, "validation_failed"),
         (None, {"data": "{nope", "content_type": "application/json"}, 400, "invalid_json"),
         (None, {"data": "name=x", "content_type": "text/plain"}, 415, "unsupported_media_type"),

@@ -305,3 +305,20 @@ def test_retried_call_id_replays_the_first_output_and_writes_once(
     assert (first.replayed, again.replayed) == (False, True)
     assert again.output == first.output
     assert lead_count(base_services, email) == 1
+
+
+@pytest.mark.parametrize(
+    ("call_id", "arguments"),
+    [
+        ("call\x00x", json.dumps({"name": "A", "email": "nul@example.com", "interest": "x"})),
+        ("call ok", json.dumps({"name": "A", "email": "nul@example.com", "interest": "x"})),
+        ("call_ok", json.dumps({"name": "A\u0000B", "email": "nul@example.com", "interest": "x"})),
+        ("call_ok", '{"name": "A\\ud800", "email": "nul@example.com", "interest": "x"}'),
+    ],
+)
+def test_ids_and_arguments_that_cannot_be_stored_are_refused(
+    base_services: Services, ctx: ToolContext, call_id: str, arguments: str
+) -> None:
+    outcome = base_services.tools.run(ctx, call_id, "log_lead", arguments)
+    assert (outcome.ok, outcome.error_code) == (False, "tool_arguments_invalid")
+    assert lead_count(base_services, "nul@example.com") == 0

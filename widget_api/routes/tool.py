@@ -10,7 +10,7 @@ from widget_api.routes.body import json_body
 from widget_api.routes.cors import add_cors_headers
 from widget_api.services import get_services
 from widget_api.tokens import verify_tool_token
-from widget_api.tools.registry import MAX_ARGUMENT_CHARS, ToolContext
+from widget_api.tools.registry import ID_PATTERN, MAX_ARGUMENT_CHARS, ToolContext
 
 bp = Blueprint("tool", __name__)
 
@@ -18,10 +18,10 @@ bp = Blueprint("tool", __name__)
 class ToolCallRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: StrictStr = Field(min_length=1, max_length=64)
+    name: StrictStr = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     arguments: StrictStr = Field(max_length=MAX_ARGUMENT_CHARS)
-    call_id: StrictStr = Field(min_length=1, max_length=128)
-    session_id: StrictStr = Field(min_length=1, max_length=128)
+    call_id: StrictStr = Field(pattern=ID_PATTERN)
+    session_id: StrictStr = Field(pattern=ID_PATTERN)
 
 
 def _bearer() -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from types import ModuleType
@@ -39,6 +40,9 @@ TOOL_MODULES: tuple[ModuleType, ...] = (
 )
 MAX_ARGUMENT_CHARS = 16_000
 MAX_ID_CHARS = 128
+# Call and session ids are stored and compared as-is: printable ASCII only, no spaces.
+ID_PATTERN = r"^[\x21-\x7e]{1,128}$"
+_ID = re.compile(ID_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,20 @@ def _outcome_from_output(name: str, output: str, *, replayed: bool, tool_ms: flo
     error = result.get("error") if isinstance(result, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
     return ToolOutcome(name, output, result, code is None, code, replayed, tool_ms)
+
+
+# NUL and lone UTF-16 surrogates cannot be stored in PostgreSQL text (nor mean anything).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    if isinstance(value, str):
+        return _UNSTORABLE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_unstorable(k) or _unstorable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_unstorable(v) for v in value)
+    return False
 
 
 def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
@@ -123,6 +141,8 @@ class ToolRunner:
             raise ToolError("tool_arguments_invalid", [{"reason": "not valid JSON"}]) from None
         if not isinstance(data, dict):
             raise ToolError("tool_arguments_invalid", [{"reason": "not a JSON object"}])
+        if _unstorable(data):
+            raise ToolError("tool_arguments_invalid", [{"reason": "unstorable characters"}])
         try:
             args: BaseModel = module.Args.model_validate(data, context={"company": company})
         except ValidationError as exc:
@@ -160,7 +180,7 @@ class ToolRunner:
         """
         from widget_api.crm.tool_calls import run_once
 
-        if not call_id or len(call_id) > MAX_ID_CHARS or len(ctx.session_id) > MAX_ID_CHARS:
+        if not (_ID.match(call_id) and _ID.match(ctx.session_id)):
             error = ToolError("tool_arguments_invalid", [{"reason": "call_id or session_id"}])
             return _outcome_from_output(name, error_output(error), replayed=False, tool_ms=0.0)
         try:
