@@ -59,6 +59,7 @@ class LexicalIndex:
     texts: list[str]
     metadatas: list[dict[str, Any]]
     retriever: Any  # bm25s.BM25 or None when empty
+    embeddings: np.ndarray  # (n, dim) unit rows, same order: scores BM25-only candidates densely
 
     @classmethod
     def build(
@@ -68,6 +69,7 @@ class LexicalIndex:
         texts: list[str],
         metadatas: list[dict[str, Any]],
         indexed_texts: list[str],
+        embeddings: np.ndarray,
     ) -> LexicalIndex:
         """Index `indexed_texts` (title/heading prefixed) for the records given."""
         retriever = None
@@ -76,33 +78,49 @@ class LexicalIndex:
 
             retriever = bm25s.BM25()
             retriever.index(tokenize(indexed_texts), show_progress=False)
-        index = cls(version, ids, texts, metadatas, retriever)
-        return index
+        return cls(version, ids, texts, metadatas, retriever, embeddings)
 
     def __post_init__(self) -> None:
         self.position = {cid: i for i, cid in enumerate(self.ids)}
+        self.embeddings = np.ascontiguousarray(self.embeddings, dtype=np.float32)
+        self.token_max = self._token_max()
 
-    def scores(self, query: str) -> np.ndarray | None:
-        """BM25 score of every chunk for `query` (None when no query term is indexed)."""
+    def _token_max(self) -> np.ndarray:
+        """Per vocabulary term, its best score in any chunk: the ceiling a query can reach."""
         if self.retriever is None:
-            return None
-        terms = tokenize([query])[0]
-        token_ids = self.retriever.get_tokens_ids(terms)
-        if not token_ids:
-            return None
-        return np.asarray(self.retriever.get_scores(token_ids), dtype=np.float32)
+            return np.zeros(0, dtype=np.float32)
+        indptr = np.asarray(self.retriever.scores["indptr"])
+        data = np.asarray(self.retriever.scores["data"], dtype=np.float32)
+        out = np.zeros(len(indptr) - 1, dtype=np.float32)
+        nonempty = np.flatnonzero(np.diff(indptr) > 0)
+        if len(nonempty):
+            out[nonempty] = np.maximum.reduceat(data, indptr[nonempty])
+        return out
 
-    def top(self, query: str, k: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The k best (position, score) pairs with a positive score, best first."""
-        scores = self.scores(query)
-        if scores is None:
-            return []
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
+    def scores(self, query: str) -> tuple[np.ndarray | None, float]:
+        """BM25 score of every chunk for `query`, and the query's score ceiling.
+
+        The ceiling sums, over the query's distinct terms, the best score each term reaches in
+        the corpus; a term the corpus never uses counts as the rarest term. A document's score
+        divided by it says how much of the query the document explains, which is comparable
+        across queries (raw BM25 is not).
+        """
+        if self.retriever is None:
+            return None, 0.0
+        terms = list(dict.fromkeys(tokenize([query])[0]))
+        token_ids = self.retriever.get_tokens_ids(terms)
+        rarest = float(self.token_max.max()) if len(self.token_max) else 0.0
+        ceiling = float(self.token_max[token_ids].sum()) + (len(terms) - len(token_ids)) * rarest
+        if not token_ids:
+            return None, ceiling
+        return np.asarray(self.retriever.get_scores(token_ids), dtype=np.float32), ceiling
+
+    def top(self, scores: np.ndarray, k: int) -> np.ndarray:
+        """Positions of the k best positive scores, best first."""
         k = min(k, len(scores))
         cand = np.argpartition(-scores, k - 1)[:k]
         cand = cand[np.argsort(-scores[cand], kind="stable")]
-        return [(int(i), float(scores[i])) for i in cand if scores[i] > 0]
+        return cand[scores[cand] > 0]
 
     def save(self, folder: Path) -> None:
         """Write atomically: a temp folder renamed over the old one."""
@@ -113,6 +131,7 @@ class LexicalIndex:
                 self.retriever.save(str(tmp / "bm25"))
             records = {"ids": self.ids, "texts": self.texts, "metadatas": self.metadatas}
             (tmp / "records.json").write_text(json.dumps(records))
+            np.save(tmp / "embeddings.npy", self.embeddings)
             (tmp / "version").write_text(self.version)
             old = folder.with_name(folder.name + ".old")
             if folder.exists():
@@ -136,7 +155,12 @@ class LexicalIndex:
                 import bm25s
 
                 retriever = bm25s.BM25.load(str(folder / "bm25"))
+            embeddings = np.load(folder / "embeddings.npy")
         except (OSError, ValueError, KeyError) as exc:
             log.info("BM25 index at %s unusable (%s); rebuilding", folder, type(exc).__name__)
             return None
-        return cls(version, records["ids"], records["texts"], records["metadatas"], retriever)
+        if len(embeddings) != len(records["ids"]):
+            return None
+        return cls(
+            version, records["ids"], records["texts"], records["metadatas"], retriever, embeddings
+        )

@@ -72,17 +72,24 @@ class Searcher:
         ids: list[str] = []
         texts: list[str] = []
         metas: list[dict[str, Any]] = []
+        vectors: list[np.ndarray] = []
         offset = 0
         while coll is not None:
-            page = coll.get(include=["documents", "metadatas"], limit=GET_PAGE, offset=offset)
+            page = coll.get(
+                include=["documents", "metadatas", "embeddings"], limit=GET_PAGE, offset=offset
+            )
             ids += page["ids"]
             texts += [d or "" for d in page["documents"] or []]
             metas += [dict(m or {}) for m in page["metadatas"] or []]
+            if len(page["ids"]):
+                vectors.append(np.asarray(page["embeddings"], dtype=np.float32))
             if len(page["ids"]) < GET_PAGE:
                 break
             offset += GET_PAGE
+        dim = self.embedder.dimension
+        matrix = np.concatenate(vectors) if vectors else np.zeros((0, dim), dtype=np.float32)
         indexed = [indexed_text(t, m) for t, m in zip(texts, metas, strict=True)]
-        index = LexicalIndex.build(version, ids, texts, metas, indexed)
+        index = LexicalIndex.build(version, ids, texts, metas, indexed, matrix)
         try:
             index.save(folder)
         except OSError as exc:  # a read-only index dir only costs a rebuild per process
@@ -101,50 +108,68 @@ class Searcher:
         mode: str = "hybrid",
         candidates: int = CANDIDATES,
     ) -> list[SearchHit]:
-        """Best `top_k` hits; `mode` is hybrid, dense or bm25 (the latter two for evaluation)."""
+        """Best `top_k` hits; `mode` is hybrid, dense or bm25 (the latter two for evaluation).
+
+        Candidates are Chroma's dense top-n plus BM25's top-n; every candidate is then scored
+        by both retrievers (the dense score from the in-memory copy of the embeddings), so the
+        fusion never has to guess a missing score.
+        """
         if not query.strip() or top_k <= 0:
             return []
         index = self.lexical(collection)
         if index is None or not index.ids:
             return []
         n = max(candidates, top_k)
-        dense: list[tuple[int, float]] = []
-        lexical: list[tuple[int, float]] = []
-        if mode in ("hybrid", "dense"):
-            dense = self._dense(collection, index, query, n, tags, sources)
-        if mode in ("hybrid", "bm25"):
-            mask = None
-            if tags or sources:
-                mask = np.array([matches(m, tags, sources) for m in index.metadatas], dtype=bool)
-            lexical = index.top(query, n, mask)
-        ranked = fuse(dense, lexical) if mode == "hybrid" else (dense or lexical)
+        vector = self.embedder.encode([query])[0]
+        dense_pos = self._dense(collection, index, vector, n, tags, sources)
+        lexical, ceiling = index.scores(query)
+        if lexical is not None and (tags or sources):
+            mask = np.fromiter((matches(m, tags, sources) for m in index.metadatas), dtype=bool)
+            lexical = np.where(mask, lexical, 0.0)
+        lexical_pos = index.top(lexical, n) if lexical is not None else np.zeros(0, dtype=int)
+        if mode == "dense":
+            pool = dense_pos
+        elif mode == "bm25":
+            pool = lexical_pos
+        else:
+            pool = np.union1d(dense_pos, lexical_pos)
+        if len(pool) == 0:
+            return []
+        dense_scores = index.embeddings[pool] @ vector
+        lexical_scores = lexical[pool] if lexical is not None else np.zeros(len(pool), np.float32)
+        if mode == "dense":
+            scores = dense_scores
+        elif mode == "bm25":
+            scores = lexical_scores
+        else:
+            scores = fuse(dense_scores, lexical_scores, ceiling)
+        order = np.argsort(-scores, kind="stable")[:top_k]
         return [
-            hit_from_record(index.ids[pos], index.texts[pos], index.metadatas[pos], score)
-            for pos, score in ranked[:top_k]
+            hit_from_record(
+                index.ids[pool[i]], index.texts[pool[i]], index.metadatas[pool[i]], scores[i]
+            )
+            for i in order
         ]
 
     def _dense(
         self,
         collection: str,
         index: LexicalIndex,
-        query: str,
+        vector: np.ndarray,
         n: int,
         tags: Sequence[str] | None,
         sources: Sequence[str] | None,
-    ) -> list[tuple[int, float]]:
+    ) -> np.ndarray:
+        """Positions of Chroma's nearest chunks (ids unknown to our view are skipped)."""
         coll = self.store.collection(collection, create=False)
         if coll is None:
-            return []
-        vector = self.embedder.encode([query])
+            return np.zeros(0, dtype=int)
         result = coll.query(
-            query_embeddings=vector,
+            query_embeddings=vector[None, :],
             n_results=min(n, len(index.ids)),
             where=where_filter(tags, sources),
-            include=["distances"],
+            include=[],
         )
-        out: list[tuple[int, float]] = []
-        for cid, dist in zip(result["ids"][0], (result["distances"] or [[]])[0], strict=True):
-            pos = index.position.get(cid)
-            if pos is not None:  # a chunk newer than our BM25 view appears after the next refresh
-                out.append((pos, 1.0 - float(dist)))
-        return out
+        # A chunk newer than our view appears after the next version check.
+        positions = [index.position.get(cid) for cid in result["ids"][0]]
+        return np.array([p for p in positions if p is not None], dtype=int)

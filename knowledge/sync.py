@@ -32,8 +32,20 @@ from knowledge.records import (
 log = logging.getLogger(__name__)
 
 EMBED_BATCH = 256
+LOOKUP_BATCH = 100
 GET_PAGE = 5000
 Progress = Callable[[str, int, int], None]  # (phase, advance, total)
+
+
+@dataclass
+class _Waiting:
+    """A new or changed document, chunked, before its existing chunk ids are looked up."""
+
+    doc: Document
+    plan: DocumentPlan
+    fingerprint: str
+    tags: list[str]
+    wanted: dict[str, tuple[str, dict[str, Any], str]]  # id -> (text, metadata, embed text)
 
 
 @dataclass
@@ -72,6 +84,17 @@ def ids_for_source(chunks: Any, source: str) -> set[str]:
     return set(chunks.get(where={"source": source}, include=[])["ids"])
 
 
+def ids_for_sources(chunks: Any, sources: list[str]) -> dict[str, set[str]]:
+    """Chunk ids per document for many documents in one query."""
+    out: dict[str, set[str]] = {}
+    if chunks is None or not sources:
+        return out
+    page = chunks.get(where={"source": {"$in": sources}}, include=["metadatas"])
+    for cid, meta in zip(page["ids"], page["metadatas"] or [], strict=True):
+        out.setdefault(str(meta["source"]), set()).add(cid)
+    return out
+
+
 class Syncer:
     """One ingest run for one company."""
 
@@ -97,13 +120,19 @@ class Syncer:
         self._on_first_write = on_first_write or (lambda: None)
         self._queue: list[_Pending] = []
         self._queued_chunks = 0
+        self._waiting: list[_Waiting] = []
+        self._waiting_chunks = 0
 
     def plan_document(self, doc: Document, tags: Sequence[str]) -> DocumentPlan:
-        """Decide what this document needs; queue the writes unless dry-running."""
+        """Decide what this document needs; queue the writes unless dry-running.
+
+        The returned plan's chunk counts are filled in once the document's existing chunk ids
+        are looked up, which happens in batches (one Chroma query per `LOOKUP_BATCH`
+        documents) and at the latest in `flush()`.
+        """
         norm = normalize_tags(tags)
         fingerprint = document_fingerprint(doc, norm)
         previous = self.known.get(doc.source)
-        status = "added" if previous is None else "changed"
         if previous is not None and previous.get("fingerprint") == fingerprint:
             kept = int(previous.get("chunks", 0))
             return DocumentPlan(doc.source, "unchanged", chunks_kept=kept)
@@ -113,27 +142,45 @@ class Syncer:
             cid = chunk_id(self.company_id, doc.source, etext)
             if cid not in wanted:
                 wanted[cid] = (chunk.text, chunk_metadata(doc, chunk, norm, fingerprint), etext)
-        existing = ids_for_source(self.chunks, doc.source)
-        new_ids = [cid for cid in wanted if cid not in existing]
-        stale = sorted(existing - wanted.keys())
-        kept_ids = [cid for cid in wanted if cid in existing]
-        plan = DocumentPlan(doc.source, status, len(new_ids), len(stale), len(kept_ids))
-        if self.dry_run:
-            return plan
-        pending = _Pending(doc, plan, fingerprint, norm, stale, kept_ids, len(new_ids))
-        for cid in new_ids:
-            text, meta, etext = wanted[cid]
-            pending.new.append((cid, text, etext, meta))
-        if kept_ids:  # tags or position may have changed; metadata updates need no embedding
-            self._touch()
-            self.chunks.update(ids=kept_ids, metadatas=[wanted[c][1] for c in kept_ids])
-        self._queue.append(pending)
-        self._queued_chunks += len(new_ids)
-        if self._queued_chunks >= EMBED_BATCH:
-            self.flush()
+        plan = DocumentPlan(doc.source, "added" if previous is None else "changed")
+        self._waiting.append(_Waiting(doc, plan, fingerprint, norm, wanted))
+        self._waiting_chunks += len(wanted)
+        if len(self._waiting) >= LOOKUP_BATCH or self._waiting_chunks >= EMBED_BATCH:
+            self._resolve()
         return plan
 
+    def _resolve(self) -> None:
+        """Look up what Chroma already holds for the waiting documents and queue the rest."""
+        waiting, self._waiting, self._waiting_chunks = self._waiting, [], 0
+        existing = ids_for_sources(self.chunks, [w.doc.source for w in waiting])
+        for w in waiting:
+            have = existing.get(w.doc.source, set())
+            new_ids = [cid for cid in w.wanted if cid not in have]
+            stale = sorted(have - w.wanted.keys())
+            kept_ids = [cid for cid in w.wanted if cid in have]
+            w.plan.chunks_added, w.plan.chunks_removed = len(new_ids), len(stale)
+            w.plan.chunks_kept = len(kept_ids)
+            if self.dry_run:
+                continue
+            pending = _Pending(w.doc, w.plan, w.fingerprint, w.tags, stale, kept_ids, len(new_ids))
+            pending.new = [
+                (cid, w.wanted[cid][0], w.wanted[cid][2], w.wanted[cid][1]) for cid in new_ids
+            ]
+            if kept_ids:  # tags or position may have changed; metadata updates need no embedding
+                self._touch()
+                self.chunks.update(ids=kept_ids, metadatas=[w.wanted[c][1] for c in kept_ids])
+            self._queue.append(pending)
+            self._queued_chunks += len(new_ids)
+        if self._queued_chunks >= EMBED_BATCH:
+            self._embed_queue()
+
     def flush(self) -> None:
+        """Resolve, embed and write everything still waiting (call at the end of a run)."""
+        if self._waiting:
+            self._resolve()
+        self._embed_queue()
+
+    def _embed_queue(self) -> None:
         """Embed and write everything queued, then finish the documents that are complete."""
         batch = [(p, item) for p in self._queue for item in p.new]
         for start in range(0, len(batch), EMBED_BATCH * 4):
