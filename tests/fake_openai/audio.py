@@ -30,25 +30,36 @@ def sine_audio(audio_format: dict[str, Any] | None, duration_ms: int, frequency_
     return bytes(encode(int(9000 * math.sin(step * i))) for i in range(samples))
 
 
+_ULAW_SEGMENT_ENDS = (0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF)
+_ALAW_SEGMENT_ENDS = (0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)
+
+
+def _segment(value: int, ends: tuple[int, ...]) -> int:
+    return next((i for i, end in enumerate(ends) if value <= end), len(ends))
+
+
 def _ulaw(sample: int) -> int:
-    """G.711 mu-law encoding of one 16-bit sample (audioop is gone from newer Pythons)."""
-    sign = 0x80 if sample < 0 else 0
-    magnitude = min(abs(sample), 32635) + 0x84
-    exponent = max(0, magnitude.bit_length() - 8)
-    mantissa = (magnitude >> (exponent + 3)) & 0x0F
-    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+    """G.711 mu-law of one 16-bit sample, bit-exact with the reference encoder."""
+    value, mask = sample >> 2, 0xFF
+    if value < 0:
+        value, mask = -value, 0x7F
+    value = min(value, 8159) + 33
+    seg = _segment(value, _ULAW_SEGMENT_ENDS)
+    if seg >= 8:
+        return 0x7F ^ mask
+    return ((seg << 4) | ((value >> (seg + 1)) & 0x0F)) ^ mask
 
 
 def _alaw(sample: int) -> int:
-    """G.711 A-law encoding of one 16-bit sample."""
-    sign = 0x80 if sample >= 0 else 0
-    magnitude = min(abs(sample), 32767) >> 3
-    if magnitude < 32:
-        code = magnitude >> 1
-    else:
-        exponent = magnitude.bit_length() - 5
-        code = (exponent << 4) | ((magnitude >> exponent) & 0x0F)
-    return (sign | code) ^ 0x55
+    """G.711 A-law of one 16-bit sample, bit-exact with the reference encoder."""
+    value, mask = sample >> 3, 0xD5
+    if value < 0:
+        value, mask = -value - 1, 0x55
+    seg = _segment(value, _ALAW_SEGMENT_ENDS)
+    if seg >= 8:
+        return 0x7F ^ mask
+    shift = 1 if seg < 2 else seg
+    return ((seg << 4) | ((value >> shift) & 0x0F)) ^ mask
 
 
 def split_chunks(audio: bytes, count: int, *, sample_width: int = 2) -> list[bytes]:

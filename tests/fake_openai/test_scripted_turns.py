@@ -281,3 +281,21 @@ def test_reset_forgets_recordings_faults_and_script(fake: FakeOpenAI, connect) -
     )
     assert done["transcript"] == "Okay."  # the default fallback, not the old script
     assert fake.ws_sessions[0].id == 2  # ids keep counting, so old and new never mix up
+
+
+def test_g711_output_format_streams_8khz_mulaw(fake: FakeOpenAI, connect) -> None:  # type: ignore[no-untyped-def]
+    fake.script([Turn(OnResponseCreate(), Say("Phone call", chunks=2, ms_per_chunk=100))])
+    client = connect()
+    client.send(
+        "session.update",
+        session={"type": "realtime", "audio": {"output": {"format": {"type": "audio/pcmu"}}}},
+    )
+    client.recv_until("session.updated")
+    client.send("response.create")
+    events = client.recv_until("response.done")
+    audio = b"".join(
+        base64.b64decode(e["delta"]) for e in events if e["type"] == "response.output_audio.delta"
+    )
+    assert len(audio) == 200 * 8  # 200 ms at 8 kHz, one byte per sample
+    assert len(set(audio)) > 20  # a tone, not mu-law silence (0xFF)
+    assert events[-1]["response"]["audio"]["output"]["format"] == {"type": "audio/pcmu"}
