@@ -8,6 +8,10 @@ from typing import Any
 from .protocol import default_session, vad_defaults
 
 
+# Objects that are values, not bags of settings: a new one replaces the old one entirely.
+WHOLE = frozenset({"voice", "format", "transcription", "noise_reduction", "prompt", "tracing"})
+
+
 def merge_session(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     """Apply a (validated) partial session to an effective one: only sent fields change.
 
@@ -23,7 +27,7 @@ def merge_session(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any
             if not isinstance(current, dict) or current.get("type") != value.get("type"):
                 current = vad_defaults(str(value.get("type")))
             merged[key] = {**current, **copy.deepcopy(value)}
-        elif isinstance(value, dict) and isinstance(current, dict) and key != "voice":
+        elif isinstance(value, dict) and isinstance(current, dict) and key not in WHOLE:
             merged[key] = merge_session(current, value)
         else:
             merged[key] = copy.deepcopy(value)
