@@ -1,0 +1,59 @@
+"""The app on a loopback port inside this process (threaded werkzeug, which flask-sock supports).
+
+For scenarios whose fault lives outside the server (a private PostgreSQL, a Chroma server):
+it shares the already-loaded embedding model instead of booting a process per scenario.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+from widget_api.services import Services
+from widget_api.settings import Settings
+
+SECRET_KEY = "faults-inprocess-" + "k" * 32
+
+
+def settings_for(data_dir: Path, database_url: str, **overrides: Any) -> Settings:
+    """Settings from arguments only (no environment, no `.env`); no OpenAI key: text mode."""
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "secret_key": SECRET_KEY,
+        "openai_api_key": None,
+        "ingest_demo_on_start": False,
+        "session_rate_per_minute_per_client": 1_000_000,
+        "session_rate_per_minute_per_company": 1_000_000,
+        "session_daily_cap_per_company": 1_000_000,
+        **overrides,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@contextmanager
+def serve_app(settings: Settings, embedder: Any) -> Iterator[tuple[str, Services]]:
+    """(base URL, services) of the app served from a daemon thread until the block ends."""
+    from widget_api.app import create_app
+    from widget_api.services import build_services, get_services, prepare_storage
+
+    services = build_services(settings, embedder=embedder, env={})
+    if not settings.effective_database_url.startswith("sqlite"):
+        services.db.upgrade()  # `widget-api migrate` in production
+    prepare_storage(services)
+    app = create_app(services=services)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="faults-app", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", get_services(app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        services.db.dispose()
