@@ -25,6 +25,8 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--autoplay-policy=no-user-gesture-required",
     "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+    # Loopback ICE candidates as plain IPs, so Chromium can reach the fake's aiortc peer.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
 ]  # fmt: skip
 
 SITE_PAGE = """<!doctype html><html><head><meta charset="utf-8">

@@ -64,18 +64,20 @@ def make_app(widget_services: Any) -> Callable[..., Any]:
     from widget_api.app import create_app
 
     def _make(**changes: Any) -> Any:
+        from widget_api.realtime.client_secrets import ClientSecretMinter
+
         settings = widget_services.settings.model_copy(update=changes)
-        return create_app(
-            settings, services=dataclasses.replace(widget_services, settings=settings)
-        )
+        minter = ClientSecretMinter(settings) if settings.realtime_enabled else None
+        services = dataclasses.replace(widget_services, settings=settings, minter=minter)
+        return create_app(settings, services=services)
 
     return _make
 
 
 @contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run `app` on a free loopback port (threaded werkzeug, which flask-sock supports)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+def serve(app: Any, port: int = 0) -> Iterator[str]:
+    """Run `app` on a loopback port (threaded werkzeug, which flask-sock supports)."""
+    server = make_server("127.0.0.1", port, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from tests.fake_openai import FakeOpenAI, FunctionCall, OnSpeech, Say, Turn
 from tests.widget.browser_fixtures import shot
-from tests.widget.conftest import serve
+from tests.widget.conftest import free_port, serve
 from widget_api.crm.leads import list_leads
 
 pytestmark = pytest.mark.browser
@@ -31,8 +31,14 @@ def fake() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="module")
 def voice_app(make_app: Any, fake: FakeOpenAI) -> Iterator[str]:
-    app = make_app(openai_api_key=SecretStr(fake.api_key), openai_base_url=fake.base_url)
-    with serve(app) as base:
+    # The session route checks Origin against the server's own origin, so it must be known.
+    port = free_port()
+    app = make_app(
+        openai_api_key=SecretStr(fake.api_key),
+        openai_base_url=fake.base_url,
+        public_origin=f"http://127.0.0.1:{port}",
+    )
+    with serve(app, port) as base:
         yield base
 
 
@@ -75,6 +81,32 @@ def test_voice_over_the_relay_with_a_fake_microphone(
     assert json.loads(output["output"])["found"] is True
     frame.locator("#w-end").click()
     frame.locator("#w-status[data-state=idle]").wait_for()
+
+
+def test_voice_over_webrtc_with_tools_through_the_tool_endpoint(
+    page: Any, fake: FakeOpenAI, voice_app: str, customer_site: int
+) -> None:
+    fake.script([
+        Turn(OnSpeech(transcript="Is my data encrypted?", min_audio_ms=800), [
+            FunctionCall("search_knowledge", {"query": "encryption of customer data"}),
+            Say("Yes, your data is encrypted at rest and in transit.", chunks=8),
+        ]),
+    ])  # fmt: skip
+    calls_before = len(fake.call_requests)
+    frame = open_widget(page, f"http://127.0.0.1:{customer_site}", voice_app, "webrtc")
+    frame.locator("#w-mic").click()
+    frame.locator(".w-msg.user", has_text="encrypted").wait_for()
+    frame.locator(".w-card.sources", has_text="Security").wait_for()
+    frame.locator(".w-msg.agent", has_text="encrypted at rest").wait_for()
+    shot(page, "07-webrtc-answer-with-sources")
+    call = fake.call_requests[calls_before]
+    assert call["auth"] == "ephemeral" and call["content_type"] == "application/sdp"
+    record = fake.wait_for(lambda f: f.ws_sessions[-1])
+    assert record.transport != "websocket" and record.rtp_audio_packets > 0
+    outputs = [e["item"] for e in record.received("conversation.item.create")]
+    output = next(i for i in outputs if i["type"] == "function_call_output")
+    assert json.loads(output["output"])["found"] is True
+    frame.locator("#w-end").click()
 
 
 def test_text_mode_with_the_local_engine(
