@@ -212,7 +212,7 @@ def _start_fake() -> tuple[subprocess.Popen[str], dict[str, Any]]:
 
 
 def _start_server(
-    fake: dict[str, Any], port: int, threads: int, data_dir: str
+    fake: dict[str, Any], port: int, threads: int, workers: int, data_dir: str
 ) -> subprocess.Popen[str]:
     env = {
         **os.environ,
@@ -225,7 +225,8 @@ def _start_server(
     env.pop("DATABASE_URL", None)
     exe = Path(sys.executable).parent / "widget-api"
     return subprocess.Popen(
-        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port), "--threads", str(threads)],
+        [str(exe), "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--threads", str(threads), "--workers", str(workers)],
         cwd=data_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
 
@@ -255,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0, help="streaming time per phase")
-    parser.add_argument("--threads", type=int, default=0, help="server threads (default n+32)")
+    parser.add_argument("--threads", type=int, default=0, help="threads per worker (default n+32)")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -267,7 +269,8 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as data_dir:
-        server = _start_server(fake, port, args.threads or args.sessions + 32, data_dir)
+        threads = args.threads or args.sessions + 32
+        server = _start_server(fake, port, threads, args.workers, data_dir)
         try:
             _wait_ready(base, server)
             direct = asyncio.run(_phase(
@@ -275,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
                 {"Authorization": f"Bearer {fake['api_key']}"}, None, args.seconds))  # fmt: skip
             pids = _proc_tree(server.pid)
             rss_before, cpu_before = _rss_mb(pids), _cpu_seconds(pids)
+            load_before = os.getloadavg()[0]
             t0 = time.monotonic()
             relay_url = base.replace("http://", "ws://") + "/ws/realtime/acme?mode=voice"
             relayed = asyncio.run(_phase(args.sessions, relay_url, {}, base, args.seconds))
@@ -302,7 +306,12 @@ def main(argv: list[str] | None = None) -> int:
         "server_cpu_percent_of_core_total": round(100 * cpu / elapsed, 1),
         "server_rss_mb_total": round(rss_peak, 1),
         "server_rss_mb_per_session": round(max(0.0, rss_peak - rss_before) / n, 3),
+        "server_workers": args.workers,
         "cores": os.cpu_count(),
+        # The box is shared: a 1-minute load average above the core count means every
+        # latency above is inflated by other work (both phases alike, but not equally).
+        "loadavg_1min_before_relay_phase": round(load_before, 2),
+        "loadavg_1min_after": round(os.getloadavg()[0], 2),
         "payload_bytes_gzip": payload_sizes(),
     }
     print(json.dumps(result))

@@ -139,6 +139,11 @@ class RelaySession:
 
     # --- OpenAI → page ----------------------------------------------------------------------
     def _pump_upstream(self) -> None:
+        """Deliver upstream frames; with a DirectConnection they arrive on its I/O thread and
+        this thread only waits for the close."""
+        direct = hasattr(self._upstream, "on_text")
+        if direct:
+            self._upstream.on_text = self._on_upstream_frame  # type: ignore[attr-defined]
         try:
             while not self._done.is_set():
                 try:
@@ -146,23 +151,32 @@ class RelaySession:
                 except Exception:  # ConnectionClosed (any flavour), OSError
                     self._finish("upstream_error", "The voice service ended the conversation.")
                     return
-                if isinstance(frame, bytes):
-                    continue
-                if frames.peek_type(frame) == frames.SERVER_AUDIO:
-                    item_id, millis = frames.audio_delta_info(frame)
-                    self._playback.on_audio_sent(item_id, millis)
-                    self._send_client_text(frame)
-                    continue
-                event = frames.parse(frame)
-                if event is None:
-                    continue
-                handler = self._upstream_handlers.get(str(event.get("type")))
-                self._send_client_text(frame)
-                if handler is not None:
-                    handler(event)
+                if isinstance(frame, str):
+                    self._on_upstream_frame(frame)
         except ChannelClosed:
             self._done.set()
             self._close_upstream()
+
+    def _on_upstream_frame(self, frame: str) -> None:
+        if self._done.is_set():
+            return
+        try:
+            if frames.peek_type(frame) == frames.SERVER_AUDIO:
+                item_id, millis = frames.audio_delta_info(frame)
+                self._playback.on_audio_sent(item_id, millis)
+                self._send_client_text(frame)
+                return
+            event = frames.parse(frame)
+            if event is None:
+                return
+            handler = self._upstream_handlers.get(str(event.get("type")))
+            self._send_client_text(frame)
+            if handler is not None:
+                handler(event)
+        except ChannelClosed:
+            # The page left. This may run on the upstream's own I/O thread, which must not wait
+            # for its own close handshake: the page pump sees the closed socket and closes it.
+            self._done.set()
 
     def _on_speech_started(self, _event: dict[str, Any]) -> None:
         """Barge-in: cut the assistant item at what the visitor actually heard."""

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from websockets.frames import Frame, Opcode
 from websockets.sync.client import ClientConnection, connect
 
 log = logging.getLogger(__name__)
@@ -19,6 +21,31 @@ class Upstream(Protocol):
     def send(self, message: str) -> None: ...
     def recv(self, timeout: float | None = None) -> str | bytes: ...
     def close(self) -> None: ...
+
+
+class DirectConnection(ClientConnection):
+    """A client connection that can hand whole text frames straight to a callback.
+
+    By default websockets queues each received message for a reader thread; for the relay that
+    is one thread hand-off per audio frame. With `on_text` set, complete text frames are
+    delivered from the connection's own I/O thread instead, in order, and `recv()` is left
+    to block until the connection closes (which is how the relay learns about it).
+    """
+
+    on_text: Callable[[str], None] | None = None
+
+    def process_event(self, event: Any) -> None:
+        handler = self.on_text
+        if (
+            handler is not None
+            and self.response is not None
+            and isinstance(event, Frame)
+            and event.opcode is Opcode.TEXT
+            and event.fin
+        ):
+            handler(event.data.decode())
+            return
+        super().process_event(event)
 
 
 def realtime_url(base_url: str, model: str) -> str:
@@ -42,6 +69,7 @@ def open_upstream(base_url: str, api_key: str, model: str, *, timeout: float) ->
             max_queue=256,
             proxy=None,
             close_timeout=2,
+            create_connection=DirectConnection,
         )
     except Exception as exc:  # OSError, InvalidStatus, InvalidHandshake, TimeoutError
         log.warning("realtime upstream unavailable: %s", type(exc).__name__)
