@@ -22,6 +22,7 @@ from knowledge.lexical import LexicalIndex
 from knowledge.models import SearchHit
 from knowledge.records import hit_from_record, indexed_text, matches, where_filter
 from knowledge.store import ChromaStore
+from knowledge.store import _unavailable as unavailable
 
 log = logging.getLogger(__name__)
 
@@ -164,12 +165,15 @@ class Searcher:
         coll = self.store.collection(collection, create=False)
         if coll is None:
             return np.zeros(0, dtype=int)
-        result = coll.query(
-            query_embeddings=vector[None, :],
-            n_results=min(n, len(index.ids)),
-            where=where_filter(tags, sources),
-            include=[],
-        )
+        try:
+            result = coll.query(
+                query_embeddings=vector[None, :],
+                n_results=min(n, len(index.ids)),
+                where=where_filter(tags, sources),
+                include=[],
+            )
+        except Exception as exc:  # the cached handle outlives a Chroma server that went away
+            raise unavailable(exc) from exc
         # A chunk newer than our view appears after the next version check.
         positions = [index.position.get(cid) for cid in result["ids"][0]]
         return np.array([p for p in positions if p is not None], dtype=int)
