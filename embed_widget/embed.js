@@ -50,6 +50,7 @@
     isOpen = true;
     box.style.display = "block";
     button.setAttribute("aria-expanded", "true");
+    button.textContent = "\u2715 Close";
     post({ source: "sales-widget-host", type: "open" });
   }
 
@@ -58,6 +59,7 @@
     isOpen = false;
     box.style.display = "none";
     button.setAttribute("aria-expanded", "false");
+    button.textContent = label;
     button.focus();
   }
 
