@@ -61,6 +61,9 @@ def create_app(
     from widget_api.routes import admin
 
     app.register_blueprint(admin.bp)
+    from widget_api import openapi
+
+    app.register_blueprint(openapi.bp)
     return app
 
 

@@ -26,6 +26,7 @@ UPDATABLE_FIELDS = (
 SORT_KEYS = ("created_at", "updated_at", "name", "email", "status", "company")
 _PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
 MAX_PAGE = 1000
+MAX_LEAD_ID = 2**31 - 1  # leads.id is an INTEGER (int4 on PostgreSQL)
 
 
 class InvalidEmail(ValueError):
@@ -331,8 +332,15 @@ def count_leads(
         return int(session.execute(stmt).scalar_one())
 
 
+def _check_lead_id(lead_id: int) -> None:
+    # Ids come from URLs: one beyond the column's range would fail in the driver, as a 500.
+    if not 0 < lead_id <= MAX_LEAD_ID:
+        raise ApiError("lead_not_found")
+
+
 def get_lead(db: Database, company_id: str | None, lead_id: int) -> LeadView:
     """One lead; `lead_not_found` when missing or owned by another company."""
+    _check_lead_id(lead_id)
     with db.session(readonly=True) as session:
         lead = session.get(Lead, lead_id)
         if lead is None or (company_id is not None and lead.company_id != company_id):
@@ -349,6 +357,7 @@ def check_status(status: str) -> str:
 def set_status(db: Database, company_id: str | None, lead_id: int, status: str) -> LeadView:
     """Move a lead through the sales pipeline (new → contacted → qualified / disqualified)."""
     check_status(status)
+    _check_lead_id(lead_id)
     with db.session() as session:
         lead = session.get(Lead, lead_id)
         if lead is None or (company_id is not None and lead.company_id != company_id):
