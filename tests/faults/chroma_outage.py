@@ -55,7 +55,7 @@ def _text_turn(base_url: str, question: str, timeout: float = 30) -> str:
     url = base_url.replace("http://", "ws://") + "/ws/realtime/acme?mode=text"
     content = [{"type": "input_text", "text": question}]
     item = {"type": "message", "role": "user", "content": content}
-    with connect(url, origin=base_url, open_timeout=timeout) as ws:  # type: ignore[arg-type]
+    with connect(url, origin=base_url, open_timeout=timeout) as ws:  # type: ignore[call-overload]
         ws.send(json.dumps({"type": "conversation.item.create", "item": item}))
         ws.send(json.dumps({"type": "response.create"}))
         deadline = time.monotonic() + timeout

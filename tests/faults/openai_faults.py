@@ -132,7 +132,7 @@ def relay_trial(base_url: str, case: FaultCase, timeout: float, company: str = "
     url = base_url.replace("http://", "ws://") + f"/ws/realtime/{company}"
     bound = timeout + GRACE_SECONDS
     try:
-        with connect(url, origin=base_url, open_timeout=bound, close_timeout=2) as ws:  # type: ignore[arg-type]
+        with connect(url, origin=base_url, open_timeout=bound, close_timeout=2) as ws:  # type: ignore[call-overload]
             page = _Page(ws, bound)
             detail = _relay_conversation(page, case)
     except (TimeoutError, OSError, ConnectionClosed, ValueError, KeyError) as exc:

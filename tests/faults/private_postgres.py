@@ -21,7 +21,7 @@ PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "postgres"
 
 
-def _as_postgres(*argv: str, timeout: float = 60) -> None:
+def _as_postgres(*argv: str | Path, timeout: float = 60) -> None:
     command = [str(a) for a in argv]
     if os.geteuid() == 0:
         command = ["runuser", "-u", PG_USER, "--", *command]
