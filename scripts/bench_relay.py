@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from websockets.asyncio.client import connect
+from websockets.typing import Origin
 
 ROOT = Path(__file__).resolve().parents[1]
 FRAME_SECONDS = 0.020
@@ -76,8 +77,10 @@ async def _session(index: int, url: str, headers: dict[str, str], origin: str | 
                    stats: SessionStats) -> None:  # fmt: skip
     sent_at: dict[int, float] = {}
     try:
-        async with connect(url, additional_headers=headers, origin=origin, compression=None,
-                           max_size=2**22, open_timeout=60, ping_interval=None) as ws:  # type: ignore[arg-type]  # fmt: skip
+        async with connect(
+            url, additional_headers=headers, origin=Origin(origin) if origin else None,
+            compression=None, max_size=2**22, open_timeout=60, ping_interval=None,
+        ) as ws:  # fmt: skip
             while True:  # wait for the session to be configured
                 message = await asyncio.wait_for(ws.recv(), 60)
                 if '"session.updated"' in message or '"session.created"' in message:

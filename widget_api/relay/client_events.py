@@ -51,7 +51,8 @@ def user_text(event: dict[str, Any]) -> str | None:
         for part in content
         if isinstance(part, dict) and part.get("type") == "input_text"
     ]
-    if not parts or not all(isinstance(p, str) for p in parts):
+    texts = [p for p in parts if isinstance(p, str)]
+    if not texts or len(texts) != len(parts):
         return None
-    text = " ".join(parts).strip()
+    text = " ".join(texts).strip()
     return text or None

@@ -15,11 +15,16 @@ log = logging.getLogger(__name__)
 
 
 class ToolOutcomeLike(Protocol):
-    name: str
-    output: str
-    result: dict[str, Any]
-    ok: bool
-    error_code: str | None
+    @property
+    def name(self) -> str: ...
+    @property
+    def output(self) -> str: ...
+    @property
+    def result(self) -> dict[str, Any]: ...
+    @property
+    def ok(self) -> bool: ...
+    @property
+    def error_code(self) -> str | None: ...
 
 
 # (call_id, name, arguments JSON string) -> outcome; never raises for bad input.

@@ -52,7 +52,7 @@ def parse(frame: str | bytes) -> dict[str, Any] | None:
     """A JSON object frame, or None when the frame is not one."""
     try:
         value = json.loads(frame)
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, RecursionError):  # RecursionError: `[[[[…` frames
         return None
     return value if isinstance(value, dict) else None
 

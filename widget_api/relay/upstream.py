@@ -43,7 +43,7 @@ class DirectConnection(ClientConnection):
             and event.opcode is Opcode.TEXT
             and event.fin
         ):
-            handler(event.data.decode())
+            handler(bytes(event.data).decode())
             return
         super().process_event(event)
 

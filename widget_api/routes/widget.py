@@ -21,7 +21,7 @@ from widget_api.origins import frame_ancestors, is_origin_allowed
 from widget_api.relay.channel import SocketChannel
 from widget_api.relay.contracts import RelayLimits
 from widget_api.relay.records import CrmConversationLog
-from widget_api.relay.serve import ConversationSetup, serve_conversation
+from widget_api.relay.serve import ConversationSetup, Mode, serve_conversation
 from widget_api.routes.widget_assets import AssetStore, render_host_page, render_widget_page
 from widget_api.services import Services, get_services
 
@@ -150,7 +150,7 @@ def realtime_ws(ws: Any, company_id: str) -> None:
     """One visitor conversation: relayed to OpenAI, or answered by the local text engine."""
     services = _services()
     company = services.companies.get(company_id)
-    mode = "text" if request.args.get("mode") == "text" else "voice"
+    mode: Mode = "text" if request.args.get("mode") == "text" else "voice"
     setup = conversation_setup(services, company, mode=mode, session_id=f"ws_{uuid.uuid4().hex}")
     serve_conversation(SocketChannel(ws), setup, mode)
 
@@ -166,7 +166,8 @@ def conversation_setup(
     settings = services.settings
     ctx = ToolContext(company=company, session_id=session_id, channel=mode)
     tools = services.tools
-    key = settings.openai_api_key.get_secret_value() if settings.realtime_enabled else None
+    secret = settings.openai_api_key
+    key = secret.get_secret_value() if secret is not None and settings.realtime_enabled else None
     return ConversationSetup(
         display_name=company.display_name,
         model=company.model,
