@@ -60,7 +60,7 @@ def test_the_checks_catch_a_document_that_drifted_from_the_server(
 def test_lead_ids_beyond_the_column_range_are_not_found_not_500(
     running_server: tuple[str, Services, str],
 ) -> None:
-    """Regression: a huge id in the URL reached the driver (SQLite OverflowError, PG DataError → 500)."""
+    """Regression: a huge id in the URL reached the driver (OverflowError, DataError → 500)."""
     url, _services, _database = running_server
     from tests.fuzz.stack import ADMIN_TOKEN
 

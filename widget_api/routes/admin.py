@@ -124,7 +124,10 @@ def api_show(company_id: str, lead_id: int) -> Any:
 def api_set_status(company_id: str, lead_id: int) -> Any:
     """Change a lead's status: body `{"status": "contacted"}`."""
     _api_auth(company_id)
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # `[[[[…` nested deeper than the parser goes: not usable JSON
+        body = None
     if body is None:
         raise ApiError("invalid_json")
     change: StatusChange = _validated(StatusChange, body)

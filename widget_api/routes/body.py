@@ -32,7 +32,7 @@ def json_body(model: type[M]) -> M:
     raw = request.get_data(cache=True)
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: `[[[[…` bodies
         raise ApiError("invalid_json") from None
     try:
         return model.model_validate(data)

@@ -137,11 +137,12 @@ class ToolRunner:
             raise ToolError("tool_arguments_invalid", [{"reason": "arguments too long"}])
         try:
             data = json.loads(arguments or "{}")
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
             raise ToolError("tool_arguments_invalid", [{"reason": "not valid JSON"}]) from None
         if not isinstance(data, dict):
             raise ToolError("tool_arguments_invalid", [{"reason": "not a JSON object"}])
-        if _unstorable(data):
+        # The raw text is stored too: a duplicate key can hide a surrogate that parsing dropped.
+        if _unstorable(arguments) or _unstorable(data):
             raise ToolError("tool_arguments_invalid", [{"reason": "unstorable characters"}])
         try:
             args: BaseModel = module.Args.model_validate(data, context={"company": company})
