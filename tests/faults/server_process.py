@@ -7,6 +7,7 @@ reuses); callers add what their scenario needs (timeouts, Chroma host, ingest on
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -82,7 +83,7 @@ class ServerProcess:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
+            self.proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
             try:
                 self.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:

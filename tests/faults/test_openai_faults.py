@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import json
+import time
 
-from tests.faults import openai_faults
+import pytest
+from websockets.sync.client import connect
+
+from tests.faults import openai_faults, procfs
 from tests.faults.openai_faults import FAULTS, FaultCase
 from tests.faults.stack import Stack
 
@@ -53,3 +57,19 @@ def test_faulted_sessions_leave_no_threads_sockets_or_upstream_connections(
     assert result["faulted_sessions"] >= FAULTED_SESSIONS - len(FAULTS)
     assert result["leak_free"], result
     assert result["growth"]["upstream_close_wait"] == 0
+
+
+def test_the_leak_probe_sees_a_live_relay_upstream_connection(clean_fake: Stack) -> None:
+    """The /proc probe is what the leak check trusts: it must see a connection that exists."""
+    server = clean_fake.server
+    pid = server.worker_pid()
+    url = server.base_url.replace("http://", "ws://") + "/ws/realtime/acme"
+    with connect(url, origin=server.base_url, open_timeout=10) as ws:  # type: ignore[call-overload]
+        while json.loads(ws.recv(timeout=10))["type"] != "session.updated":
+            pass
+        live = procfs.holdings(pid, clean_fake.fake.port)
+    assert live.upstream.get("ESTABLISHED", 0) >= 1
+    deadline = time.monotonic() + 10
+    while procfs.holdings(pid, clean_fake.fake.port).upstream.get("ESTABLISHED", 0):
+        assert time.monotonic() < deadline, "the relay kept its upstream connection"
+        time.sleep(0.1)
