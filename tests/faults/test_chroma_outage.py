@@ -13,6 +13,8 @@ from tests.faults.chroma_outage import run_chroma_outage
 from tests.faults.chroma_server import ChromaServer
 from widget_api.tokens import issue_tool_token
 
+pytestmark = pytest.mark.slow  # a Chroma server subprocess
+
 
 @pytest.fixture
 def chroma() -> Iterator[ChromaServer]:

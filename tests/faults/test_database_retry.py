@@ -43,6 +43,7 @@ def sqlite_db(tmp_path) -> Iterator[Database]:  # type: ignore[no-untyped-def]
     db.dispose()
 
 
+@pytest.mark.postgres
 def test_a_unit_of_work_whose_connection_is_killed_runs_again(
     pg_db: Database, postgres_database_url: str
 ) -> None:
@@ -74,6 +75,7 @@ def test_sqlite_errors_that_are_not_disconnects_are_raised_at_once(sqlite_db: Da
     assert attempts == 1
 
 
+@pytest.mark.postgres
 def test_the_retry_is_bounded(pg_db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
     import widget_api.crm.db as db_module
 
@@ -91,7 +93,9 @@ def test_the_retry_is_bounded(pg_db: Database, monkeypatch: pytest.MonkeyPatch) 
     assert attempts == db_module.RETRY_ATTEMPTS
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_a_claim_whose_commit_acknowledgement_was_lost_is_recognised_as_ours(
     backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -12,6 +12,8 @@ from tests.faults import openai_faults, procfs
 from tests.faults.openai_faults import FAULTS, FaultCase
 from tests.faults.stack import Stack
 
+pytestmark = pytest.mark.slow  # a widget-api serve process
+
 # The default run; `scripts/reliability_report.py` runs 500.
 FAULTED_SESSIONS = 60
 CASES = [pytest.param(case, id=case.name) for case in FAULTS]

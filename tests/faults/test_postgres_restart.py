@@ -14,6 +14,7 @@ from tests.faults.private_postgres import PrivatePostgres
 from widget_api.tokens import issue_tool_token
 
 CALLS = 240  # the report runs 1,000
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

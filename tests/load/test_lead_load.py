@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.faults.stack import Stack
 from tests.load.lead_load import run_lead_load
 
 CALLS = 200  # the report runs 1,000
 RETRY_SHARE = 0.2
+pytestmark = pytest.mark.slow
 
 
 def _check(result: dict) -> None:  # type: ignore[type-arg]
@@ -26,6 +29,7 @@ def test_sqlite_server_process_stores_exactly_the_unique_leads(stack: Stack) -> 
     _check(result)
 
 
+@pytest.mark.postgres
 def test_postgresql_stores_exactly_the_unique_leads(postgres_app) -> None:  # type: ignore[no-untyped-def]
     base_url, database_url, sessions = postgres_app
     result = run_lead_load(

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.faults.stack import Stack
 from tests.load.mixed_load import step_up
+
+pytestmark = pytest.mark.slow
 
 
 def test_mixed_load_steps_answer_every_request_correctly(stack: Stack) -> None:
