@@ -6,6 +6,8 @@ through an in-memory channel; the server passes `SocketChannel` around flask-soc
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from typing import Any, Protocol
 
@@ -34,6 +36,7 @@ class SocketChannel:
     def __init__(self, ws: Any) -> None:
         self._ws = ws
         self._lock = threading.Lock()
+        set_nodelay(getattr(ws, "sock", None))
 
     def send(self, text: str) -> None:
         try:
@@ -54,3 +57,10 @@ class SocketChannel:
                 self._ws.close(reason=code, message=reason)
         except Exception:  # already closed by the page: nothing left to do
             pass
+
+
+def set_nodelay(sock: Any) -> None:
+    """Send each small audio frame at once: Nagle's algorithm would hold it for an ACK."""
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -10,6 +10,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from websockets.frames import Frame, Opcode
 from websockets.sync.client import ClientConnection, connect
 
+from widget_api.relay.channel import set_nodelay
+
 log = logging.getLogger(__name__)
 
 
@@ -59,7 +61,7 @@ def open_upstream(base_url: str, api_key: str, model: str, *, timeout: float) ->
     """Connect to the Realtime API; raises UpstreamUnavailable with no secret in the message."""
     url = realtime_url(base_url, model)
     try:
-        return connect(
+        connection = connect(
             url,
             additional_headers={"Authorization": f"Bearer {api_key}"},
             open_timeout=timeout,
@@ -74,3 +76,5 @@ def open_upstream(base_url: str, api_key: str, model: str, *, timeout: float) ->
     except Exception as exc:  # OSError, InvalidStatus, InvalidHandshake, TimeoutError
         log.warning("realtime upstream unavailable: %s", type(exc).__name__)
         raise UpstreamUnavailable(type(exc).__name__) from exc
+    set_nodelay(connection.socket)
+    return connection
