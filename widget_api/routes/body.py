@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from flask import request
+from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 
 from widget_api.errors import ApiError
@@ -30,6 +30,12 @@ def json_body(model: type[M]) -> M:
     if request.mimetype != "application/json":
         raise ApiError("unsupported_media_type")
     raw = request.get_data(cache=True)
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    streamed = limit is not None and request.content_length is None
+    # A streamed (chunked) body is cut at the limit by werkzeug, not refused: a cut body must
+    # not be parsed as if it were whole.
+    if streamed and len(raw) >= limit and request.environ["wsgi.input"].read(1):
+        raise ApiError("payload_too_large")
     try:
         data = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: `[[[[…` bodies
