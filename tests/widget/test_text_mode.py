@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from websockets.sync.client import connect
 
 from tests.widget.conftest import recv_until, serve, user_text_events
 from widget_api.crm.leads import list_leads
+from widget_api.crm.models import Conversation
+
+
+def _conversations(services: Any) -> dict[str, tuple[str, int, bool]]:
+    with services.db.session() as session:
+        rows = session.scalars(select(Conversation)).all()
+        return {r.session_id: (r.transport, r.turns, r.ended_at is not None) for r in rows}
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +31,7 @@ def base_url(make_app: Any) -> Iterator[str]:
 def test_local_engine_answers_and_captures_the_lead(base_url: str, widget_services: Any) -> None:
     url = base_url.replace("http://", "ws://") + "/ws/realtime/acme?mode=text"
     email = f"sam.{uuid.uuid4().hex[:6]}@globex.example"
+    before = _conversations(widget_services)
     with connect(url, origin=base_url, open_timeout=5) as ws:
         notice = recv_until(ws, lambda e: e["type"] == "widget.notice")[-1]
         assert notice["code"] == "realtime_unavailable" and "text assistant" in notice["message"]
@@ -41,3 +51,11 @@ def test_local_engine_answers_and_captures_the_lead(base_url: str, widget_servic
         )
     leads = list_leads(widget_services.db, company_id="acme", search=email)
     assert [lead.name for lead in leads] == ["Sam Carter"]
+    # The conversation is on record: transport, two turns, ended once the page left.
+    deadline = time.monotonic() + 10
+    while True:
+        new = [v for k, v in _conversations(widget_services).items() if k not in before]
+        if new and new[0][2] or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert new == [("local-text", 2, True)]
