@@ -30,11 +30,11 @@ def json_body(model: type[M]) -> M:
     if request.mimetype != "application/json":
         raise ApiError("unsupported_media_type")
     raw = request.get_data(cache=True)
-    limit = current_app.config.get("MAX_CONTENT_LENGTH")
-    streamed = limit is not None and request.content_length is None
+    limit: int | None = current_app.config.get("MAX_CONTENT_LENGTH")
     # A streamed (chunked) body is cut at the limit by werkzeug, not refused: a cut body must
     # not be parsed as if it were whole.
-    if streamed and len(raw) >= limit and request.environ["wsgi.input"].read(1):
+    cut = limit is not None and request.content_length is None and len(raw) >= limit
+    if cut and request.environ["wsgi.input"].read(1):
         raise ApiError("payload_too_large")
     try:
         data = json.loads(raw)
