@@ -38,7 +38,7 @@ TRANSPORTS = ("auto", "webrtc", "relay", "text")
 def _configure_sockets(state: Any) -> None:
     # Frames are ~1.3 KB of base64 audio; read them in one go, and cap what a page may send.
     state.app.config.setdefault(
-        "SOCK_SERVER_OPTIONS", {"max_message_size": 1024 * 1024, "receive_bytes": 65536}
+        "SOCK_SERVER_OPTIONS", {"max_message_size": 1024 * 1024, "receive_bytes": 16384}
     )
 
 
