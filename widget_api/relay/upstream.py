@@ -13,6 +13,10 @@ from websockets.sync.client import ClientConnection, connect
 from widget_api.relay.channel import set_nodelay
 
 log = logging.getLogger(__name__)
+# websockets logs the handshake headers at DEBUG, Authorization (the OpenAI key) included: its
+# connection logger stays at INFO whatever the server's log level.
+wire_log = logging.getLogger(__name__ + ".wire")
+wire_log.setLevel(logging.INFO)
 
 
 class UpstreamUnavailable(Exception):
@@ -72,6 +76,7 @@ def open_upstream(base_url: str, api_key: str, model: str, *, timeout: float) ->
             proxy=None,
             close_timeout=2,
             create_connection=DirectConnection,
+            logger=wire_log,
         )
     except Exception as exc:  # OSError, InvalidStatus, InvalidHandshake, TimeoutError
         log.warning("realtime upstream unavailable: %s", type(exc).__name__)
