@@ -110,7 +110,8 @@ def _exercise(cap: Capture, fake: FakeOpenAI) -> None:
                        ("log_lead", {"name": "Lee Leak", "email": "lee@leak.example",
                                      "interest": "api key"}),
                        ("create_meeting_link", {"email": "lee@leak.example"}),
-                       ("get_demo_clip", {"topic": "tour"}), ("log_lead", {"email": "x"})):  # fmt: skip
+                       ("get_demo_clip", {"topic": "tour"}),
+                       ("log_lead", {"email": "x"})):  # fmt: skip
         body = {"name": name, "arguments": json.dumps(args), "call_id": f"c-{name}-{len(args)}",
                 "session_id": session["session_id"]}  # fmt: skip
         cap("POST", f"/api/chat/{C}/tool", json=body, headers=bearer)
@@ -136,8 +137,8 @@ def _exercise(cap: Capture, fake: FakeOpenAI) -> None:
     lead_ids = re.findall(rf"/admin/{C}/leads/(\d+)/status", page)
     assert lead_ids
     csrf = _csrf(page)
-    cap("POST", f"/admin/{C}/leads/{lead_ids[0]}/status",
-        data={"status": "qualified", "csrf_token": csrf, "back": f"/admin/{C}/leads?x=1"})  # fmt: skip
+    form = {"status": "qualified", "csrf_token": csrf, "back": f"/admin/{C}/leads?x=1"}
+    cap("POST", f"/admin/{C}/leads/{lead_ids[0]}/status", data=form)
     cap("POST", f"/admin/{C}/leads/{lead_ids[0]}/status", data={"status": "qualified"})
     cap("POST", f"/admin/{C}/logout", data={"csrf_token": csrf})
     # The relay: text mode (local engine), voice mode (upstream with the key), upstream refusal.
@@ -155,7 +156,8 @@ def test_no_secret_appears_in_any_response_page_frame_or_log_line(
 ) -> None:  # fmt: skip
     cap, _ = everything
     _exercise(cap, sec_openai)
-    # At DEBUG (everything logged) the run really covered successes and failures, and the relay really reached upstream.
+    # At DEBUG (everything logged) the run covered successes and failures, and the relay
+    # really reached upstream with the key.
     assert {200, 303, 401, 403, 404, 422, 502}.issubset(set(cap.statuses))
     assert sec_openai.ws_sessions, "voice relay connected upstream with the server key"
     logs = caplog.text + "\n".join(
