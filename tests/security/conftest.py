@@ -26,9 +26,9 @@ N_COMPANIES = 20
 # Recognisable values: any of them in a response, page or log line is a leak.
 CANARY_OPENAI_KEY = "sk-canary-OPENAI-" + secrets.token_hex(16)
 CANARY_SIGNING_KEY = "canary-SIGNING-" + secrets.token_hex(24)
-XSS = "<img src=x onerror=\"window.__xss=1;alert(1)\">"
+XSS = '<img src=x onerror="window.__xss=1;alert(1)">'
 XSS_SCRIPT = "</script><script>window.__xss=2;alert(2)</script>"
-XSS_ATTR = "\" autofocus onfocus=\"window.__xss=3\" x=\""
+XSS_ATTR = '" autofocus onfocus="window.__xss=3" x="'
 
 
 def company_id(i: int) -> str:
@@ -147,4 +147,13 @@ def make_sec_app(sec_stack: Services) -> Callable[..., Flask]:
 def sec_server(make_sec_app: Callable[..., Flask]) -> Iterator[str]:
     logging.getLogger("werkzeug").setLevel(logging.INFO)
     with serve(make_sec_app()) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def sec_shared_server(sec_stack: Services) -> Iterator[str]:
+    """One server for read-mostly tests (generous rate limits so they never interfere)."""
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    services = dataclasses.replace(sec_stack, rate_limiter=SessionRateLimiter(10**6, 10**6, 10**6))
+    with serve(create_app(services=services)) as url:
         yield url

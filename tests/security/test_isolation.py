@@ -72,7 +72,9 @@ def test_tool_tokens_work_only_for_their_company_and_session(
         token = issue_tool_token(sec_stack.signing_key, cid, session, 600)
         headers = {"Authorization": f"Bearer {token}"}
 
-        def call(target: str, session_id: str, headers: dict[str, str] = headers) -> tuple[int, str]:  # noqa: E501
+        def call(
+            target: str, session_id: str, headers: dict[str, str] = headers
+        ) -> tuple[int, str]:  # noqa: E501
             body = {"name": "search_knowledge", "arguments": args,
                     "call_id": uuid.uuid4().hex, "session_id": session_id}  # fmt: skip
             r = client.post(f"/api/chat/{target}/tool", json=body, headers=headers)
