@@ -26,11 +26,22 @@ SMALL_BATCH = 4
 
 @runtime_checkable
 class Embedder(Protocol):
-    """What the knowledge base needs from an embedding model."""
+    """What the knowledge base needs from an embedding model.
 
-    name: str
-    dimension: int
-    max_tokens: int
+    The three attributes are read-only properties here so that plain attributes and
+    properties (e.g. a lazily loading wrapper) both satisfy the protocol.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    @property
+    def max_tokens(self) -> int:
+        """Longest input in word pieces, special tokens included (256 for MiniLM)."""
+        ...
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dimension) float32 rows, L2-normalized."""

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -25,7 +25,9 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from knowledge import IngestReport, KnowledgeBase
+    import numpy as np
+
+    from knowledge import Embedder, IngestReport, KnowledgeBase
 
 STATUS_STYLE = {
     "added": "green",
@@ -101,7 +103,43 @@ def open_knowledge_base() -> KnowledgeBase:
         chroma_host=settings.chroma_host,
         chroma_port=settings.chroma_port,
     )
-    return KnowledgeBase(config, load_embedder(settings.embedding_model_path))
+    return KnowledgeBase(config, LazyEmbedder(lambda: load_embedder(settings.embedding_model_path)))
+
+
+class LazyEmbedder:
+    """Loads the model on first use, so `list` and `remove` start instantly."""
+
+    def __init__(self, load: Callable[[], Embedder]) -> None:
+        self._load = load
+        self._inner: Embedder | None = None
+
+    def _model(self) -> Embedder:
+        if self._inner is None:
+            self._inner = self._load()
+        return self._inner
+
+    @property
+    def name(self) -> str:
+        return self._model().name
+
+    @property
+    def dimension(self) -> int:
+        return self._model().dimension
+
+    @property
+    def max_tokens(self) -> int:
+        return self._model().max_tokens
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self._model().encode(texts)
+
+    def count_tokens(self, text: str) -> int:
+        return self._model().count_tokens(text)
+
+    def count_tokens_many(self, texts: Sequence[str]) -> list[int]:
+        from knowledge.embedding import count_tokens_many
+
+        return count_tokens_many(self._model(), texts)
 
 
 def cmd_ingest(args: argparse.Namespace, kb: KnowledgeBase, out: Console, err: Console) -> int:
