@@ -116,13 +116,20 @@ def part_fuzz(server: Server, cases: int) -> dict[str, Any]:
     return result
 
 
-def part_faults(server: Server, fake: Any, sessions: int, timeout: float) -> dict[str, Any]:
+def part_faults(sessions: int, timeout: float) -> dict[str, Any]:
+    """On a server of its own (16 threads, its own fake), so the thread-leak bound is tight."""
     from tests.faults.openai_faults import run_faulted_sessions
+    from tests.faults.stack import start_stack
 
-    process = server.process
-    return run_faulted_sessions(
-        process.base_url, process.worker_pid(), fake, sessions=sessions, timeout=timeout
-    )
+    stack = start_stack(timeout=timeout)
+    try:
+        process = stack.server
+        return run_faulted_sessions(
+            process.base_url, process.worker_pid(), stack.fake, sessions=sessions,
+            timeout=timeout, thread_budget=process.thread_budget,
+        )  # fmt: skip
+    finally:
+        stack.close()
 
 
 def part_leads(server: Server, calls: int) -> dict[str, Any]:
@@ -196,14 +203,11 @@ def run_all(counts: Counts, timeout: float) -> dict[str, Any]:
     with FakeOpenAI() as fake, servers(fake, timeout) as by_db:
         for label, server in by_db.items():
             timed(parts, f"fuzz_{label}", partial(part_fuzz, server, counts.fuzz_cases // 2))
-        sqlite = by_db["sqlite"]
-        timed(parts, "openai_faults",
-              lambda: part_faults(sqlite, fake, counts.faulted_sessions, timeout))  # fmt: skip
-        fake.clear_faults()
         for label, server in by_db.items():
             timed(parts, f"log_lead_{label}", partial(part_leads, server, counts.lead_calls))
         for label, server in by_db.items():
             timed(parts, f"mixed_load_{label}", partial(part_mixed, server, counts))
+    timed(parts, "openai_faults", partial(part_faults, counts.faulted_sessions, timeout))
     embedder = load_embedder()
     timed(parts, "postgres_restart", lambda: part_pg_restart(embedder, counts.restart_calls))
     timed(parts, "chroma_outage", lambda: part_chroma(embedder))
@@ -230,10 +234,10 @@ def _row(name: str, p: dict[str, Any]) -> dict[str, Any]:
         return {"part": name, "tried": p["cases"], "failures": p["failures"],
                 "figure": f"{p['operations']} operations", "ok": p["failures"] == 0}  # fmt: skip
     if name == "openai_faults":
-        growth = p["growth"]
-        figure = (f"survived {p['survived']}/{p['faulted_sessions']}; growth threads "
-                  f"{growth['threads']:+d}, fds {growth['fds']:+d}, upstream conns "
-                  f"{growth['upstream_connections']}")  # fmt: skip
+        growth, after, limits = p["growth"], p["after"], p["limits"]
+        figure = (f"survived {p['survived']}/{p['faulted_sessions']}; after: threads "
+                  f"{after['threads']} (bound {limits['threads']}), fds {growth['fds']:+d}, "
+                  f"upstream conns {growth['upstream_connections']}")  # fmt: skip
         failures = p["faulted_sessions"] - p["survived"] + (0 if p["leak_free"] else 1)
         return {"part": name, "tried": p["faulted_sessions"], "failures": failures,
                 "figure": figure, "ok": failures == 0}  # fmt: skip

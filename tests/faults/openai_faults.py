@@ -198,13 +198,16 @@ def _settled(pid: int, fake_port: int, limit: dict[str, int], wait: float) -> pr
 
 def run_faulted_sessions(
     base_url: str, worker_pid: int, fake: FakeOpenAI, *, sessions: int, timeout: float,
-    concurrency: int = 8, settle_seconds: float = 15.0,
+    thread_budget: int, concurrency: int = 8, settle_seconds: float = 15.0,
 ) -> dict[str, Any]:  # fmt: skip
     """`sessions` faulted conversations spread over every fault; then what the server still holds.
 
-    A warm-up round per fault first lets gunicorn's thread pool and the SDK's connection pool
-    reach their working size; the limits are that size plus a small slack, never growth with
-    the number of sessions.
+    A warm-up round per fault first lets the SDK's connection pool and gunicorn's thread pool
+    reach their working size. The thread pool grows lazily up to `--threads` whenever all its
+    threads happen to be busy, so threads may rise to `thread_budget` (the worker's threads at
+    boot plus its pool size) but never beyond: a leaked thread per faulted session would pass
+    it within a few dozen sessions. Descriptors and upstream connections have no such pool and
+    must come back to the warm-up level.
     """
     for case in FAULTS:
         run_fault_round(base_url, fake, case, timeout, concurrency, concurrency)
@@ -214,7 +217,7 @@ def run_faulted_sessions(
     for case in FAULTS:
         trials += run_fault_round(base_url, fake, case, timeout, per_fault, concurrency)
     limit = {
-        "threads": baseline.threads + 2,
+        "threads": max(baseline.threads + 2, thread_budget),
         "fds": baseline.fds + 4,
         "upstream": max(sum(baseline.upstream.values()), concurrency),
     }

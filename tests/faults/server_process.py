@@ -42,6 +42,8 @@ class ServerProcess:
             "WIDGET_SERVER_THREADS": str(threads),
             **(env or {}),
         }
+        self.threads = threads
+        self.boot_threads = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self._log: IO[Any] | None = None
 
@@ -65,7 +67,14 @@ class ServerProcess:
         except Exception:
             self.stop()
             raise
+        # Before any real traffic: the worker's own threads plus the one that answered /readyz.
+        self.boot_threads = procfs.holdings(self.worker_pid(), 0).threads
         return self
+
+    @property
+    def thread_budget(self) -> int:
+        """Threads the worker may hold when idle: its boot threads plus a full request pool."""
+        return self.boot_threads + self.threads
 
     def worker_pid(self) -> int:
         assert self.proc is not None

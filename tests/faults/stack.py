@@ -39,7 +39,13 @@ class Stack:
         self._tmp.cleanup()
 
 
-def start_stack(*, ingest: bool = False, timeout: float = OPENAI_TIMEOUT_SECONDS) -> Stack:
+# Enough for the fault runs (8 conversations at a time) and the load tests; small enough that
+# a full request pool still makes a tight bound for the thread-leak check.
+SERVER_THREADS = 16
+
+
+def start_stack(*, ingest: bool = False, timeout: float = OPENAI_TIMEOUT_SECONDS,
+                threads: int = SERVER_THREADS) -> Stack:  # fmt: skip
     tmp = tempfile.TemporaryDirectory(prefix="faults-stack-")
     fake = FakeOpenAI().start()
     database_url = f"sqlite:///{tmp.name}/widget.db"
@@ -49,7 +55,7 @@ def start_stack(*, ingest: bool = False, timeout: float = OPENAI_TIMEOUT_SECONDS
         "WIDGET_OPENAI_TIMEOUT_SECONDS": str(timeout),
         "WIDGET_INGEST_DEMO_ON_START": "true" if ingest else "false",
     }
-    server = ServerProcess(Path(tmp.name) / "data", database_url, env)
+    server = ServerProcess(Path(tmp.name) / "data", database_url, env, threads=threads)
     try:
         server.start()
     except Exception:

@@ -54,6 +54,7 @@ def test_faulted_sessions_leave_no_threads_sockets_or_upstream_connections(
         clean_fake.fake,
         sessions=FAULTED_SESSIONS,
         timeout=clean_fake.timeout,
+        thread_budget=clean_fake.server.thread_budget,
     )
     assert result["failures"] == []
     assert result["faulted_sessions"] >= FAULTED_SESSIONS - len(FAULTS)
