@@ -194,16 +194,29 @@ class Syncer:
                 metadatas=[item[3] for _, item in part],
             )
             self.progress("embed", len(part), 0)
-        for pending in self._queue:
-            self._finish(pending)
+        if self._queue:
+            self._finish(self._queue)
         self._queue.clear()
         self._queued_chunks = 0
 
-    def _finish(self, pending: _Pending) -> None:
-        """Stale chunks out, then the manifest record: the document is now complete."""
+    def _finish(self, done: list[_Pending]) -> None:
+        """Stale chunks out, then the manifest records: these documents are now complete.
+
+        One delete and one upsert for the whole batch: a Chroma write costs tens of
+        milliseconds whatever its size, which per document would rival the embedding time.
+        """
         self._touch()
-        if pending.stale_ids:
-            self.chunks.delete(ids=pending.stale_ids)
+        stale = [cid for pending in done for cid in pending.stale_ids]
+        if stale:
+            self.chunks.delete(ids=stale)
+        self.manifest.upsert(
+            ids=[document_key(p.doc.source) for p in done],
+            embeddings=[[1.0]] * len(done),
+            metadatas=[self._manifest_record(p) for p in done],
+        )
+
+    @staticmethod
+    def _manifest_record(pending: _Pending) -> dict[str, Any]:
         doc = pending.doc
         meta: dict[str, Any] = {
             "source": doc.source,
@@ -216,7 +229,7 @@ class Syncer:
         }
         if doc.url:
             meta["url"] = doc.url
-        self.manifest.upsert(ids=[document_key(doc.source)], embeddings=[[1.0]], metadatas=[meta])
+        return meta
 
     def _touch(self) -> None:
         """Bump the collection version before the first write, so readers never trust an
