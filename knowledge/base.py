@@ -171,7 +171,7 @@ class KnowledgeBase:
         removed = 0
         try:
             for source in sources:
-                key = source if is_url(source) or source in syncer.known else _file_key(source)
+                key = _source_key(source, syncer.known)
                 removed += syncer.remove_source(key)
         finally:
             if syncer.wrote:
@@ -215,6 +215,17 @@ def _sitemap_keys(sitemaps: Sequence[str]) -> set[str]:
     from knowledge.loaders.web import normalize_url
 
     return {normalize_url(s) for s in sitemaps}
+
+
+def _source_key(source: str, known: dict[str, Any]) -> str:
+    """The stored identity for what a user typed: a known source, a URL or a file path."""
+    if source in known:
+        return source
+    if is_url(source):
+        from knowledge.loaders.web import normalize_url
+
+        return normalize_url(source)
+    return _file_key(source)
 
 
 def _file_key(source: str) -> str:

@@ -9,7 +9,6 @@ forms, cookie/consent banners by role, id or class), then `<main>` / `<article>`
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString, Tag
@@ -26,8 +25,6 @@ _DROP_TAGS = [
     "form",
     "button",
     "nav",
-    "header",
-    "footer",
     "aside",
     "dialog",
     "select",
@@ -35,11 +32,33 @@ _DROP_TAGS = [
     "canvas",
 ]
 _DROP_ROLES = {"navigation", "banner", "contentinfo", "complementary", "dialog", "alert", "search"}
-_BOILERPLATE = re.compile(
-    r"(^|[\s_-])(cookie|cookies|consent|gdpr|banner|navbar|nav|menu|breadcrumbs?|sidebar|"
-    r"footer|header|masthead|skip-link|newsletter|social|share|popup|modal)([\s_-]|$)",
-    re.I,
-)
+# Class/id tokens that mark page chrome. Matched per token (not as substrings), so content
+# such as `card-header` or `menu-prices` survives.
+_BOILERPLATE_TOKENS = {
+    "nav",
+    "navbar",
+    "navigation",
+    "menu",
+    "breadcrumb",
+    "breadcrumbs",
+    "sidebar",
+    "footer",
+    "header",
+    "masthead",
+    "banner",
+    "newsletter",
+    "social",
+    "share",
+    "popup",
+    "modal",
+    "site-header",
+    "site-footer",
+    "site-nav",
+    "main-nav",
+    "global-nav",
+    "skip-link",
+}
+_BOILERPLATE_PREFIXES = ("cookie", "consent", "gdpr")
 _HEADINGS = {"h1": 1, "h2": 2, "h3": 3, "h4": 4, "h5": 5, "h6": 6}
 _BLOCKS = {"p", "li", "pre", "blockquote", "tr", "dt", "dd", "figcaption", "caption", "address"}
 _INLINE = {
@@ -75,12 +94,11 @@ def _is_boilerplate(tag: Tag) -> bool:
         return True
     if tag.has_attr("hidden"):
         return True
-    ident = " ".join([str(tag.get("id") or ""), " ".join(tag.get("class") or [])])
-    return (
-        bool(ident.strip())
-        and bool(_BOILERPLATE.search(ident))
-        and tag.name not in ("main", "article", "body")
-    )
+    if tag.name in ("main", "article", "body", "html"):
+        return False
+    tokens = [str(t).lower() for t in (tag.get("class") or [])]
+    tokens.append(str(tag.get("id") or "").lower())
+    return any(t in _BOILERPLATE_TOKENS or t.startswith(_BOILERPLATE_PREFIXES) for t in tokens if t)
 
 
 def _main_root(soup: BeautifulSoup) -> Tag:
@@ -162,6 +180,10 @@ def parse_html(content: bytes | str, source: str, fallback_title: str, url: str 
     soup = BeautifulSoup(content, "lxml")
     for tag in soup.find_all(_DROP_TAGS):
         tag.decompose()
+    # Page headers and footers are chrome; an article's own <header> holds its title.
+    for tag in soup.find_all(["header", "footer"]):
+        if not tag.decomposed and tag.find_parent(["main", "article"]) is None:
+            tag.decompose()
     for tag in list(soup.find_all(True)):
         if not getattr(tag, "decomposed", False) and tag.attrs is not None and _is_boilerplate(tag):
             tag.decompose()

@@ -71,6 +71,22 @@ def test_html_keeps_main_content_and_drops_boilerplate(tmp_path: Path) -> None:
     assert doc.title == "Acme pricing"
 
 
+def test_html_keeps_article_header_and_content_named_like_chrome(tmp_path: Path) -> None:
+    page = tmp_path / "post.html"
+    page.write_text(
+        "<html><body><header class='site-header'>Logo Menu</header><article>"
+        "<header><h1>Release notes</h1></header>"
+        "<div class='card-header'><h2>Version 2</h2></div><p>Adds dark mode.</p>"
+        "<footer class='site-footer'>Share this</footer></article>"
+        "<div class='cookie-consent'>Accept cookies</div></body></html>"
+    )
+    doc = load_path(page)
+    assert doc.title == "Release notes"
+    assert [(b.text, b.heading_path) for b in doc.blocks] == [
+        ("Adds dark mode.", ("Release notes", "Version 2"))
+    ]
+
+
 def test_pdf_text_keeps_page_numbers(tmp_path: Path) -> None:
     pdf = make_pdf(
         tmp_path / "handbook.pdf",
