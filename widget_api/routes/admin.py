@@ -267,7 +267,9 @@ def page_export(company_id: str) -> Response:
 @bp.after_request
 def _harden(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
-    response.headers["Referrer-Policy"] = "no-referrer"
+    # Not "no-referrer": under it Chromium sends `Origin: null` with the page's own form posts,
+    # which the same-origin check (rightly) refuses. Other sites still never see a referrer.
+    response.headers["Referrer-Policy"] = "same-origin"
     response.headers["X-Content-Type-Options"] = "nosniff"
     if request.path.startswith("/admin/"):
         response.headers["Content-Security-Policy"] = _PAGE_CSP
