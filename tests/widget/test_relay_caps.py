@@ -1,47 +1,18 @@
-"""Duration and idle caps, and the no-key text mode, through the relay's narrow seams."""
+"""Duration and idle caps, and the page leaving, through the real route and relay loop."""
 
 from __future__ import annotations
 
 import json
-import queue
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from tests.fake_openai import FakeOpenAI
-from widget_api.relay.channel import ChannelClosed
-from widget_api.relay.contracts import NullConversationLog, RelayLimits
-from widget_api.relay.session import RelaySession
-from widget_api.relay.upstream import open_upstream
-
-
-class QueueChannel:
-    """An in-memory page: frames to the relay go in `inbox`, frames from it land in `sent`."""
-
-    def __init__(self) -> None:
-        self.inbox: queue.Queue[str | None] = queue.Queue()
-        self.sent: list[dict[str, Any]] = []
-        self.closed_with: tuple[int, str] | None = None
-
-    def send(self, text: str) -> None:
-        if self.closed_with:
-            raise ChannelClosed("closed")
-        self.sent.append(json.loads(text))
-
-    def receive(self, timeout: float | None) -> str | None:
-        if self.closed_with:
-            raise ChannelClosed("closed")
-        try:
-            frame = self.inbox.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        if frame is None:
-            raise ChannelClosed("page left")
-        return frame
-
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        self.closed_with = self.closed_with or (code, reason)
+from tests.widget.conftest import recv_until, serve
 
 
 @pytest.fixture(scope="module")
@@ -51,49 +22,45 @@ def fake() -> Iterator[FakeOpenAI]:
         yield server
 
 
-def _run(fake: FakeOpenAI, limits: RelayLimits, channel: QueueChannel, feed: bool) -> None:
-    upstream = open_upstream(fake.base_url, fake.api_key, "gpt-realtime", timeout=5)
-    if feed:  # the visitor keeps typing (activity), so only the duration cap can end it
-        for _ in range(50):
-            channel.inbox.put(json.dumps({"type": "input_audio_buffer.clear"}))
-    RelaySession(
-        channel, upstream, session={"type": "realtime"}, run_tool=_no_tools,
-        conversation=NullConversationLog(), limits=limits,
-    ).run()  # fmt: skip
-
-
-def _no_tools(call_id: str, name: str, arguments: str) -> Any:
-    raise AssertionError("no tool calls expected")
+def _open(make_app: Any, fake: FakeOpenAI, **limits: Any) -> Iterator[Any]:
+    app = make_app(openai_api_key=SecretStr(fake.api_key), openai_base_url=fake.base_url, **limits)
+    with serve(app) as base:
+        url = base.replace("http://", "ws://") + "/ws/realtime/acme"
+        with connect(url, origin=base, open_timeout=5) as ws:
+            recv_until(ws, lambda e: e["type"] == "session.updated")
+            yield ws
 
 
 @pytest.mark.parametrize(
     ("limits", "feed", "code"),
     [
+        ({"relay_max_session_seconds": 60, "relay_idle_timeout_seconds": 1}, False, "session_idle"),
         (
-            RelayLimits(max_session_seconds=60, idle_timeout_seconds=0.3, poll_seconds=0.05),
-            False,
-            "session_idle",
-        ),
-        (
-            RelayLimits(max_session_seconds=0.3, idle_timeout_seconds=60, poll_seconds=0.01),
+            {"relay_max_session_seconds": 1, "relay_idle_timeout_seconds": 60},
             True,
             "session_expired",
         ),
     ],
 )
 def test_caps_end_the_conversation_with_an_error_event(
-    fake: FakeOpenAI, limits: RelayLimits, feed: bool, code: str
+    make_app: Any, fake: FakeOpenAI, limits: dict[str, int], feed: bool, code: str
 ) -> None:
-    channel = QueueChannel()
-    _run(fake, limits, channel, feed)
-    assert channel.sent[-1]["type"] == "error" and channel.sent[-1]["error"]["code"] == code
-    assert channel.closed_with == (1000, code)
+    for ws in _open(make_app, fake, **limits):
+        if feed:  # the visitor keeps acting, so only the duration cap can end it
+            for _ in range(30):
+                ws.send(json.dumps({"type": "input_audio_buffer.clear"}))
+        error = recv_until(ws, lambda e: e["type"] == "error", timeout=10)[-1]
+        assert error["error"]["code"] == code
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=5)
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1000, code)
     record = fake.wait_for(lambda f: f.ws_sessions[-1].closed and f.ws_sessions[-1])
     assert record.closed_by == "client"
 
 
-def test_page_leaving_closes_the_upstream(fake: FakeOpenAI) -> None:
-    channel = QueueChannel()
-    channel.inbox.put(None)
-    _run(fake, RelayLimits(max_session_seconds=60, idle_timeout_seconds=60), channel, False)
-    assert fake.wait_for(lambda f: f.ws_sessions[-1].closed)
+def test_page_leaving_closes_the_upstream(make_app: Any, fake: FakeOpenAI) -> None:
+    for ws in _open(make_app, fake):
+        ws.close()
+    record = fake.wait_for(lambda f: f.ws_sessions[-1].closed and f.ws_sessions[-1])
+    assert record.closed_by == "client"

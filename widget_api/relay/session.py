@@ -1,29 +1,43 @@
-"""The relay between the page's WebSocket and the OpenAI Realtime WebSocket.
+"""The relay between the page's WebSocket and the OpenAI Realtime WebSocket, on the relay loop.
 
-Two pumps per conversation: the page→OpenAI pump runs in the handler's thread and also enforces
-the duration and idle caps; the OpenAI→page pump runs in its own thread. Audio frames pass
-through both as untouched text (recognised by `frames.peek_type`); everything else is small and
-is parsed. The server, not the page, runs tool calls: their outputs go back to OpenAI once no
-response is active, and their results reach the page as `widget.tool_result` cards.
+Every method runs on the process's relay loop (`hub.RelayHub`), so the session's state needs no
+locks: frames from either side arrive as callbacks, and a once-per-`poll_seconds` timer enforces
+the duration and idle caps. Audio frames pass through as untouched text (recognised by
+`frames.peek_type`); everything else is small and is parsed. The server, not the page, runs tool
+calls, off the loop (`offload`): their outputs go back to OpenAI once no response is active, and
+their results reach the page as `widget.tool_result` cards.
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
+import concurrent.futures
+import json
 import logging
-import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from widget_api.relay import frames
-from widget_api.relay.channel import ChannelClosed, ClientChannel
 from widget_api.relay.client_events import sanitize_client_event
-from widget_api.relay.contracts import ConversationLog, RelayLimits, RunTool
+from widget_api.relay.contracts import ConversationLog, RelayLimits, RunTool, ToolOutcomeLike
 from widget_api.relay.playback import PlaybackTracker
-from widget_api.relay.upstream import Upstream
 
 log = logging.getLogger(__name__)
+
+
+class PageSide(Protocol):
+    def send(self, text: str) -> None: ...
+    def close(self, code: int = 1000, reason: str = "") -> None: ...
+
+
+class UpstreamSide(Protocol):
+    def send(self, text: str) -> None: ...
+    def close(self) -> None: ...
+
+
+# offload(blocking_fn, then): runs blocking_fn off the loop, then `then(future)` on the loop.
+Offload = Callable[[Callable[[], Any], Callable[[concurrent.futures.Future[Any]], None]], None]
 
 
 class RelaySession:
@@ -31,29 +45,30 @@ class RelaySession:
 
     def __init__(
         self,
-        channel: ClientChannel,
-        upstream: Upstream,
+        page: PageSide,
+        upstream: UpstreamSide,
         *,
         session: dict[str, Any],
         run_tool: RunTool,
         conversation: ConversationLog,
         limits: RelayLimits,
+        offload: Offload,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._channel = channel
+        self._page = page
         self._upstream = upstream
         self._session = session
         self._run_tool = run_tool
         self._conversation = conversation
         self._limits = limits
+        self._offload = offload
         self._clock = clock
         self._playback = PlaybackTracker(clock)
-        self._done = threading.Event()
+        self._loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[str] = self._loop.create_future()
         self._response_active = False
         self._pending_outputs: list[dict[str, Any]] = []
-        self._state_lock = threading.Lock()
-        self._started_at = clock()
-        self._last_activity = self._started_at
+        self._started_at = self._last_activity = clock()
         self._upstream_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "input_audio_buffer.speech_started": self._on_speech_started,
             "response.created": self._on_response_created,
@@ -63,59 +78,49 @@ class RelaySession:
         }
 
     # --- lifecycle -------------------------------------------------------------------------
-    def run(self) -> None:
-        """Relay until either side ends or a cap is reached; always closes both sides."""
+    def start(self) -> None:
+        """Configure the upstream session and start the cap timer."""
         self._send_upstream({"type": "session.update", "session": self._session})
-        pump = threading.Thread(target=self._pump_upstream, name="relay-upstream", daemon=True)
-        pump.start()
-        try:
-            self._pump_client()
-        finally:
-            self._done.set()
-            self._close_upstream()
-            pump.join(timeout=5)
-            self._channel.close()
+        self._loop.call_later(self._limits.poll_seconds, self._check_caps)
+
+    def _check_caps(self) -> None:
+        if self.done.done():
+            return
+        now, limits = self._clock(), self._limits
+        if now - self._started_at > limits.max_session_seconds:
+            return self._finish("session_expired", "The conversation reached its time limit.")
+        if now - self._last_activity > limits.idle_timeout_seconds:
+            return self._finish("session_idle", "The conversation was idle too long.")
+        self._loop.call_later(limits.poll_seconds, self._check_caps)
 
     def _finish(self, code: str, message: str) -> None:
-        """Tell the page why the conversation ends, then end it."""
-        if self._done.is_set():
+        """Tell the page why the conversation ends, then end it (both sides)."""
+        if self.done.done():
             return
-        self._done.set()
         log.info("relay ends: %s", code)
-        try:
-            self._send_client(frames.error_event(code, message))
-        except ChannelClosed:
-            return
-        self._channel.close(1000, code)
+        self._page.send(frames.dumps(frames.error_event(code, message)))
+        self._page.close(1000, code)
+        self._upstream.close()
+        self.done.set_result(code)
 
-    def _close_upstream(self) -> None:
-        with contextlib.suppress(Exception):  # already gone
+    def on_page_closed(self) -> None:
+        if not self.done.done():
             self._upstream.close()
+            self.done.set_result("page_left")
+
+    def on_upstream_closed(self) -> None:
+        self._finish("upstream_error", "The voice service ended the conversation.")
 
     # --- page → OpenAI ----------------------------------------------------------------------
-    def _pump_client(self) -> None:
-        limits = self._limits
-        while not self._done.is_set():
-            now = self._clock()
-            if now - self._started_at > limits.max_session_seconds:
-                self._finish("session_expired", "The conversation reached its time limit.")
-                return
-            if now - self._last_activity > limits.idle_timeout_seconds:
-                self._finish("session_idle", "The conversation was idle too long.")
-                return
-            try:
-                frame = self._channel.receive(limits.poll_seconds)
-            except ChannelClosed:
-                return
-            if frame is None:
-                continue
-            if isinstance(frame, bytes) or len(frame) > limits.max_client_frame:
-                self._send_client(frames.error_event("event_not_allowed", "Unsupported frame."))
-                continue
-            if frames.peek_type(frame) == frames.CLIENT_AUDIO:
-                self._forward_upstream(frame)
-            else:
-                self._on_client_event(frame)
+    def on_page_frame(self, frame: str | bytes) -> None:
+        if self.done.done():
+            return
+        if isinstance(frame, bytes) or len(frame) > self._limits.max_client_frame:
+            self._send_page(frames.error_event("event_not_allowed", "Unsupported frame."))
+        elif frames.peek_type(frame) == frames.CLIENT_AUDIO:
+            self._upstream.send(frame)
+        else:
+            self._on_client_event(frame)
 
     def _on_client_event(self, frame: str) -> None:
         event = frames.parse(frame)
@@ -125,11 +130,11 @@ class RelaySession:
             return
         clean = sanitize_client_event(event, self._limits.max_text_chars)
         if clean is None:
-            self._send_client(frames.error_event("event_not_allowed", "Unsupported event."))
+            self._send_page(frames.error_event("event_not_allowed", "Unsupported event."))
             return
         self._last_activity = self._clock()
         if clean["type"] == "conversation.item.create":
-            self._conversation.turn()
+            self._record_turn()
         self._send_upstream(clean)
 
     def _on_playback_report(self, event: dict[str, Any]) -> None:
@@ -138,45 +143,21 @@ class RelaySession:
             self._playback.on_report(item_id, played, drained=bool(event.get("drained")))
 
     # --- OpenAI → page ----------------------------------------------------------------------
-    def _pump_upstream(self) -> None:
-        """Deliver upstream frames; with a DirectConnection they arrive on its I/O thread and
-        this thread only waits for the close."""
-        direct = hasattr(self._upstream, "on_text")
-        if direct:
-            self._upstream.on_text = self._on_upstream_frame  # type: ignore[attr-defined]
-        try:
-            while not self._done.is_set():
-                try:
-                    frame = self._upstream.recv()
-                except Exception:  # ConnectionClosed (any flavour), OSError
-                    self._finish("upstream_error", "The voice service ended the conversation.")
-                    return
-                if isinstance(frame, str):
-                    self._on_upstream_frame(frame)
-        except ChannelClosed:
-            self._done.set()
-            self._close_upstream()
-
-    def _on_upstream_frame(self, frame: str) -> None:
-        if self._done.is_set():
+    def on_upstream_frame(self, frame: str) -> None:
+        if self.done.done():
             return
-        try:
-            if frames.peek_type(frame) == frames.SERVER_AUDIO:
-                item_id, millis = frames.audio_delta_info(frame)
-                self._playback.on_audio_sent(item_id, millis)
-                self._send_client_text(frame)
-                return
-            event = frames.parse(frame)
-            if event is None:
-                return
-            handler = self._upstream_handlers.get(str(event.get("type")))
-            self._send_client_text(frame)
-            if handler is not None:
-                handler(event)
-        except ChannelClosed:
-            # The page left. This may run on the upstream's own I/O thread, which must not wait
-            # for its own close handshake: the page pump sees the closed socket and closes it.
-            self._done.set()
+        if frames.peek_type(frame) == frames.SERVER_AUDIO:
+            item_id, millis = frames.audio_delta_info(frame)
+            self._playback.on_audio_sent(item_id, millis)
+            self._page.send(frame)
+            return
+        event = frames.parse(frame)
+        if event is None:
+            return
+        self._page.send(frame)
+        handler = self._upstream_handlers.get(str(event.get("type")))
+        if handler is not None:
+            handler(event)
 
     def _on_speech_started(self, _event: dict[str, Any]) -> None:
         """Barge-in: cut the assistant item at what the visitor actually heard."""
@@ -185,78 +166,78 @@ class RelaySession:
         self._playback.reset()
         if position is not None:
             item_id, audio_end_ms = position
-            self._send_upstream(
-                {
-                    "type": "conversation.item.truncate",
-                    "item_id": item_id,
-                    "content_index": 0,
-                    "audio_end_ms": audio_end_ms,
-                }
-            )
+            self._send_upstream({"type": "conversation.item.truncate", "item_id": item_id,
+                                 "content_index": 0, "audio_end_ms": audio_end_ms})  # fmt: skip
 
     def _on_response_created(self, _event: dict[str, Any]) -> None:
         self._last_activity = self._clock()
-        with self._state_lock:
-            self._response_active = True
+        self._response_active = True
 
     def _on_user_turn(self, _event: dict[str, Any]) -> None:
         self._last_activity = self._clock()
-        self._conversation.turn()
+        self._record_turn()
 
+    def _record_turn(self) -> None:
+        # A database write: never on the loop, which carries every conversation's audio.
+        self._offload(self._conversation.turn, _ignore)
+
+    # --- tool calls ------------------------------------------------------------------------
     def _on_output_item_done(self, event: dict[str, Any]) -> None:
         item = event.get("item")
         if not isinstance(item, dict) or item.get("type") != "function_call":
             return
         call_id, name = str(item.get("call_id") or ""), str(item.get("name") or "")
         arguments = item.get("arguments")
-        self._send_client({"type": "widget.tool_call", "name": name, "call_id": call_id})
-        outcome = self._run_tool(call_id, name, arguments if isinstance(arguments, str) else "{}")
-        self._send_client(
-            {
-                "type": "widget.tool_result",
-                "name": outcome.name,
-                "call_id": call_id,
-                "ok": outcome.ok,
-                "error_code": outcome.error_code,
-                "result": outcome.result,
-            }
+        arguments = arguments if isinstance(arguments, str) else "{}"
+        self._send_page({"type": "widget.tool_call", "name": name, "call_id": call_id})
+        self._offload(
+            lambda: self._run_tool(call_id, name, arguments),
+            lambda future: self._on_tool_done(call_id, name, future),
         )
-        output = {"type": "function_call_output", "call_id": call_id, "output": outcome.output}
-        with self._state_lock:
-            self._pending_outputs.append(output)
-            flush_now = not self._response_active
-        if flush_now:
+
+    def _on_tool_done(
+        self, call_id: str, name: str, future: concurrent.futures.Future[ToolOutcomeLike]
+    ) -> None:
+        if self.done.done():
+            return
+        try:
+            outcome = future.result()
+        except Exception:  # run_tool turns every failure into an outcome; this is a bug
+            log.exception("tool %s raised", name)
+            output = json.dumps({"error": {"code": "internal_error"}})
+            card = {"name": name, "ok": False, "error_code": "internal_error", "result": {}}
+        else:
+            output = outcome.output
+            card = {"name": outcome.name, "ok": outcome.ok, "error_code": outcome.error_code,
+                    "result": outcome.result}  # fmt: skip
+        self._send_page({"type": "widget.tool_result", "call_id": call_id, **card})
+        self._pending_outputs.append(
+            {"type": "function_call_output", "call_id": call_id, "output": output}
+        )
+        if not self._response_active:
             self._flush_tool_outputs()
 
     def _on_response_done(self, _event: dict[str, Any]) -> None:
-        with self._state_lock:
-            self._response_active = False
+        self._response_active = False
         self._flush_tool_outputs()
 
     def _flush_tool_outputs(self) -> None:
         """Send queued tool outputs and ask for the follow-up answer (no response is active)."""
-        with self._state_lock:
-            outputs, self._pending_outputs = self._pending_outputs, []
-            if not outputs:
-                return
-            self._response_active = True  # the response.create below starts one
+        outputs, self._pending_outputs = self._pending_outputs, []
+        if not outputs:
+            return
+        self._response_active = True  # the response.create below starts one
         for item in outputs:
             self._send_upstream({"type": "conversation.item.create", "item": item})
         self._send_upstream({"type": "response.create"})
 
     # --- sending ----------------------------------------------------------------------------
     def _send_upstream(self, event: dict[str, Any]) -> None:
-        self._forward_upstream(frames.dumps(event))
+        self._upstream.send(frames.dumps(event))
 
-    def _forward_upstream(self, frame: str) -> None:
-        # A plain try is cheaper than contextlib.suppress on this per-frame path.
-        try:  # noqa: SIM105
-            self._upstream.send(frame)
-        except Exception:  # the upstream pump sees the close and reports it
-            pass
+    def _send_page(self, event: dict[str, Any]) -> None:
+        self._page.send(frames.dumps(event))
 
-    def _send_client(self, event: dict[str, Any]) -> None:
-        self._send_client_text(frames.dumps(event))
 
-    def _send_client_text(self, frame: str) -> None:
-        self._channel.send(frame)
+def _ignore(_future: concurrent.futures.Future[Any]) -> None:
+    return None

@@ -1,14 +1,17 @@
-"""Opening the server-side Realtime WebSocket (standard key, never sent to the page)."""
+"""The server-side Realtime WebSocket (standard key, never sent to the page), on the relay loop."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.connection import broadcast
 from websockets.frames import Frame, Opcode
-from websockets.sync.client import ClientConnection, connect
+from websockets.protocol import State
 
 from widget_api.relay.channel import set_nodelay
 
@@ -18,24 +21,21 @@ log = logging.getLogger(__name__)
 wire_log = logging.getLogger(__name__ + ".wire")
 wire_log.setLevel(logging.INFO)
 
+# An upstream that stops reading must not make the server buffer without bound.
+MAX_WRITE_BUFFER = 4 * 1024 * 1024
+
 
 class UpstreamUnavailable(Exception):
     """The Realtime API refused or could not be reached."""
 
 
-class Upstream(Protocol):
-    def send(self, message: str) -> None: ...
-    def recv(self, timeout: float | None = None) -> str | bytes: ...
-    def close(self) -> None: ...
-
-
 class DirectConnection(ClientConnection):
-    """A client connection that can hand whole text frames straight to a callback.
+    """A client connection that hands whole text frames straight to a callback.
 
-    By default websockets queues each received message for a reader thread; for the relay that
-    is one thread hand-off per audio frame. With `on_text` set, complete text frames are
-    delivered from the connection's own I/O thread instead, in order, and `recv()` is left
-    to block until the connection closes (which is how the relay learns about it).
+    By default websockets queues each received message for a reader task; for the relay that is
+    a task switch per audio frame. With `on_text` set, complete text frames are delivered from
+    `data_received`, in order; anything else (fragmented or binary messages) still goes through
+    the queue, which `UpstreamLink` drains.
     """
 
     on_text: Callable[[str], None] | None = None
@@ -61,11 +61,11 @@ def realtime_url(base_url: str, model: str) -> str:
     return urlunsplit((scheme, parts.netloc, parts.path + "/realtime", f"model={quote(model)}", ""))
 
 
-def open_upstream(base_url: str, api_key: str, model: str, *, timeout: float) -> ClientConnection:
+async def open_upstream(base_url: str, api_key: str, model: str, *, timeout: float) -> UpstreamLink:
     """Connect to the Realtime API; raises UpstreamUnavailable with no secret in the message."""
     url = realtime_url(base_url, model)
     try:
-        connection = connect(
+        connection = await connect(
             url,
             additional_headers={"Authorization": f"Bearer {api_key}"},
             open_timeout=timeout,
@@ -81,5 +81,66 @@ def open_upstream(base_url: str, api_key: str, model: str, *, timeout: float) ->
     except Exception as exc:  # OSError, InvalidStatus, InvalidHandshake, TimeoutError
         log.warning("realtime upstream unavailable: %s", type(exc).__name__)
         raise UpstreamUnavailable(type(exc).__name__) from exc
-    set_nodelay(connection.socket)
-    return connection
+    set_nodelay(connection.transport.get_extra_info("socket"))
+    return UpstreamLink(connection)  # type: ignore[arg-type]
+
+
+class UpstreamLink:
+    """The upstream side of one conversation: non-blocking `send`/`close`, frames to a handler.
+
+    Frames that arrive before `attach` (OpenAI's `session.created`) are kept and replayed.
+    """
+
+    def __init__(self, connection: DirectConnection) -> None:
+        self._conn = connection
+        self._on_frame: Callable[[str], None] | None = None
+        self._on_closed: Callable[[], None] | None = None
+        self._backlog: list[str] = []
+        self._closed = False
+        self._closing: asyncio.Task[None] | None = None
+        connection.on_text = self._deliver
+        self._reader = asyncio.get_running_loop().create_task(self._read_queued())
+
+    def attach(self, on_frame: Callable[[str], None], on_closed: Callable[[], None]) -> None:
+        self._on_frame, self._on_closed = on_frame, on_closed
+        backlog, self._backlog = self._backlog, []
+        for frame in backlog:
+            on_frame(frame)
+        if self._closed:
+            on_closed()
+
+    def send(self, text: str) -> None:
+        conn = self._conn
+        if conn.protocol.state is not State.OPEN:
+            return  # closing: the reader reports the close
+        if conn.transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            log.warning("upstream stopped reading; dropping its connection")
+            conn.transport.abort()
+            return
+        # broadcast() is websockets' synchronous send: no task switch per audio frame.
+        broadcast((conn,), text)
+
+    def close(self) -> None:
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._conn.close())
+
+    async def wait_closed(self) -> None:
+        await self._conn.wait_closed()
+
+    def _deliver(self, frame: str) -> None:
+        if self._on_frame is None:
+            self._backlog.append(frame)
+        else:
+            self._on_frame(frame)
+
+    async def _read_queued(self) -> None:
+        """Drain what the direct path leaves queued; returns when the connection closes."""
+        try:
+            async for message in self._conn:
+                if isinstance(message, str):
+                    self._deliver(message)
+        except Exception:  # ConnectionClosedError (any flavour), OSError
+            pass
+        self._closed = True
+        if self._on_closed is not None:
+            self._on_closed()

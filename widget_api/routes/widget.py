@@ -2,7 +2,7 @@
 and the realtime WebSocket (`/ws/realtime/<companyId>`).
 
 Views stay thin: the page is rendered from the company config, the socket is handed to
-`widget_api.relay.serve_conversation` behind the ClientChannel seam.
+`widget_api.relay.serve.serve_conversation`, which moves a relayed one onto the relay loop.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from flask_sock import Sock
 from widget_api.companies.models import CompanyConfig
 from widget_api.errors import ApiError
 from widget_api.origins import frame_ancestors, is_origin_allowed
-from widget_api.relay.channel import SocketChannel
 from widget_api.relay.contracts import RelayLimits
+from widget_api.relay.hub import RelayHub
+from widget_api.relay.page_link import DeferredReader, PageSocket
 from widget_api.relay.records import CrmConversationLog
 from widget_api.relay.serve import ConversationSetup, Mode, serve_conversation
 from widget_api.routes.widget_assets import AssetStore, render_host_page, render_widget_page
@@ -34,12 +35,20 @@ WS_ENDPOINT = "widget.realtime_ws"
 TRANSPORTS = ("auto", "webrtc", "relay", "text")
 
 
+HUB_KEY = "widget.relay_hub"
+
+
 @bp.record_once
 def _configure_sockets(state: Any) -> None:
     # Frames are ~1.3 KB of base64 audio; read them in one go, and cap what a page may send.
+    # simple-websocket's reader thread waits (DeferredReader): a relayed conversation moves the
+    # socket to the relay loop instead, and only the local text engine starts the thread.
     state.app.config.setdefault(
-        "SOCK_SERVER_OPTIONS", {"max_message_size": 1024 * 1024, "receive_bytes": 16384}
+        "SOCK_SERVER_OPTIONS",
+        {"max_message_size": 1024 * 1024, "receive_bytes": 16384, "thread_class": DeferredReader},
     )
+    # One relay loop per process (started by the first conversation), shared by its conversations.
+    state.app.extensions.setdefault(HUB_KEY, RelayHub())
 
 
 def _services() -> Services:
@@ -152,7 +161,7 @@ def realtime_ws(ws: Any, company_id: str) -> None:
     company = services.companies.get(company_id)
     mode: Mode = "text" if request.args.get("mode") == "text" else "voice"
     setup = conversation_setup(services, company, mode=mode, session_id=f"ws_{uuid.uuid4().hex}")
-    serve_conversation(SocketChannel(ws), setup, mode)
+    serve_conversation(PageSocket(ws), setup, mode, current_app.extensions[HUB_KEY])
 
 
 def conversation_setup(
