@@ -18,12 +18,16 @@ So BM25 gets a weight per query from two pieces of evidence about its own rankin
 
 BM25 scores are scaled to the query's best match, so the weight is in cosine units and the
 fused score is `cosine + weight * bm25 / best_bm25`. Tuned on SciFact *train* queries and the
-FAQ sets; nDCG@10 measured with this code (document level):
+FAQ sets (never on SciFact test); nDCG@10 through `KnowledgeBase.search` (document level,
+`scripts/bench_knowledge.py`; RRF from the same candidate lists offline):
 
-    SciFact test   dense 0.673  BM25 0.686  RRF 0.725  this 0.723
-    FAQ            dense 0.877  BM25 0.294  RRF 0.493  this 0.861
-    FAQ answers    dense 0.761  BM25 0.354  RRF 0.468  this 0.777
+    SciFact test   dense 0.673  BM25 0.693  RRF 0.725  this 0.721
+    FAQ            dense 0.877  BM25 0.238  RRF 0.493  this 0.861
+    FAQ answers    dense 0.761  BM25 0.232  RRF 0.468  this 0.777
     error codes    dense 0.915  BM25 1.000             this 1.000
+
+On the FAQ set it still trails dense alone by 0.016 (a few near-tied queries flip): where
+BM25 is almost useless, nothing in a single query says so with certainty.
 """
 
 from __future__ import annotations
