@@ -24,6 +24,8 @@ def test_fuzzing_finds_no_server_errors_or_undocumented_answers(
     url, services, database = running_server
     budget = max(fuzz_cases // 2, 40)
     result = run_api_fuzz(url, budget, auth=fuzz_auth(services, url))
+    figures = {k: result[k] for k in ("cases", "failures", "operations", "statuses")}
+    print(json.dumps({"database": database, **figures}))  # visible with -s; the report quotes it
     summary = json.dumps(result["failing_examples"], indent=1)[:6000]
     assert result["failures"] == 0, f"{database}: {summary}"
     assert result["cases"] >= budget * 0.9
