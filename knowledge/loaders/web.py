@@ -15,6 +15,7 @@ import socket
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urldefrag, urljoin, urlsplit
 
 import httpx
@@ -52,21 +53,42 @@ def site_of(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def check_host(url: str, allow_private: bool) -> None:
-    """Refuse non-HTTP URLs and hosts resolving to non-public addresses."""
+def check_host(url: str, allow_private: bool) -> str | None:
+    """Refuse non-HTTP URLs and hosts resolving to non-public addresses.
+
+    Returns the vetted address to connect to (None when private hosts are allowed): connecting
+    to the name again would resolve it again, and a rebinding DNS server could answer with a
+    private address the second time.
+    """
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise LoadError(f"{url}: not an http(s) URL")
     if allow_private:
-        return
+        return None
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 80, type=socket.SOCK_STREAM)
     except OSError as exc:
         raise LoadError(f"{url}: cannot resolve host ({exc.strerror or exc})") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
+    addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
+    for address in addresses:
         if not address.is_global or address.is_multicast:
             raise LoadError(f"{url}: refusing private or local address {address}")
+    if not addresses:
+        raise LoadError(f"{url}: cannot resolve host")
+    return str(addresses[0])
+
+
+def pinned_request(url: str, address: str | None) -> tuple[str, dict[str, Any]]:
+    """The URL and request options that reach `address` while naming the original host
+    (Host header, TLS SNI and certificate check)."""
+    if address is None:
+        return url, {}
+    parts = urlsplit(url)
+    host = f"[{address}]" if ":" in address else address
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    original = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    options = {"headers": {"Host": original}, "extensions": {"sni_hostname": parts.hostname}}
+    return parts._replace(netloc=netloc).geturl(), options
 
 
 class Fetcher:
@@ -85,9 +107,9 @@ class Fetcher:
         """GET with same-site, bounded redirects and a size cap; LoadError on any failure."""
         start_site = site_of(url)
         for _ in range(MAX_REDIRECTS + 1):
-            check_host(url, self.allow_private)
+            target, options = pinned_request(url, check_host(url, self.allow_private))
             try:
-                with self.client.stream("GET", url) as response:
+                with self.client.stream("GET", target, **options) as response:
                     if response.is_redirect:
                         target = urljoin(url, response.headers.get("location", ""))
                         if site_of(target) != start_site:
@@ -98,7 +120,7 @@ class Fetcher:
                         raise LoadError(f"{url}: HTTP {response.status_code}")
                     body = self._read_capped(url, response)
                     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                    return Fetched(str(response.url), ctype, body)
+                    return Fetched(url, ctype, body)
             except httpx.HTTPError as exc:
                 raise LoadError(f"{url}: {type(exc).__name__} ({exc})") from exc
         raise LoadError(f"{url}: more than {MAX_REDIRECTS} redirects")

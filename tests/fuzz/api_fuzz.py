@@ -72,6 +72,27 @@ class FuzzAuth:
     admin_token: str | None = None
 
 
+def make_auth(
+    signing_key: bytes,
+    *,
+    origin: str,
+    admin_token: str | None = None,
+    company_id: str = "acme",
+    session_id: str = "ws_fuzz_session",
+) -> FuzzAuth:
+    """Credentials for a server whose signing key (WIDGET_SECRET_KEY) and admin token are known,
+    e.g. a `widget-api serve` subprocess started by a report script."""
+    from widget_api.tokens import issue_tool_token
+
+    return FuzzAuth(
+        company_id=company_id,
+        origin=origin,
+        session_id=session_id,
+        tool_token=issue_tool_token(signing_key, company_id, session_id, 3600),
+        admin_token=admin_token,
+    )
+
+
 @dataclass
 class FuzzReport:
     cases: int = 0

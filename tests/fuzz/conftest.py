@@ -12,12 +12,11 @@ from typing import Any
 import pytest
 
 from tests.fake_openai import FakeOpenAI
-from tests.fuzz.api_fuzz import FuzzAuth, serve
+from tests.fuzz.api_fuzz import FuzzAuth, make_auth, serve
 from tests.fuzz.stack import ADMIN_TOKEN, build_stack, on_database, seed_leads, stack_settings
 from widget_api.app import create_app
 from widget_api.rate_limit import SessionRateLimiter
 from widget_api.services import Services
-from widget_api.tokens import issue_tool_token
 
 # Total schemathesis cases over both databases: reduced in CI, FUZZ_CASES=1200 for the full run.
 DEFAULT_FUZZ_CASES = 300
@@ -53,13 +52,8 @@ def fuzz_stack(
 
 
 def fuzz_auth(services: Services, server_url: str) -> FuzzAuth:
-    session_id = "ws_fuzz_session"
-    return FuzzAuth(
-        company_id="acme",
-        origin=services.settings.server_origin,
-        session_id=session_id,
-        tool_token=issue_tool_token(services.signing_key, "acme", session_id, 3600),
-        admin_token=ADMIN_TOKEN,
+    return make_auth(
+        services.signing_key, origin=services.settings.server_origin, admin_token=ADMIN_TOKEN
     )
 
 

@@ -172,3 +172,39 @@ def test_gzipped_sitemaps_inflate_only_up_to_the_cap(
         tracemalloc.stop()
         fetcher.close()
     assert peak < 16 * 1024 * 1024
+
+
+def test_a_rebinding_dns_answer_cannot_swap_in_loopback_after_the_check(
+    site: tuple[str, Site], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The vetted address is the one connected to; resolving the name again is not trusted.
+
+    A resolver stands in for a rebinding DNS server (no public DNS here): the first answer for
+    `docs.rebind.test` is a public address, every later one is loopback, where our site listens.
+    """
+    import socket
+
+    import httpx
+
+    base, server = site
+    real = socket.getaddrinfo
+    answers: list[str] = []
+
+    def rebinding(host: str, port: object, *args: object, **kwargs: object) -> object:
+        if host != "docs.rebind.test":
+            return real(host, port, *args, **kwargs)  # type: ignore[arg-type]
+        address = "93.184.215.14" if not answers else "127.0.0.1"
+        answers.append(address)
+        return real(address, port, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    monkeypatch.setattr(web, "TIMEOUT", httpx.Timeout(2.0, connect=1.0))
+    before = len(server.hits)
+    fetcher = Fetcher(allow_private_hosts=False)
+    try:
+        with pytest.raises(LoadError):  # the public address is unreachable from here
+            fetcher.get(f"http://docs.rebind.test:{_port(base)}/page")
+    finally:
+        fetcher.close()
+    assert answers[0] == "93.184.215.14"
+    assert len(server.hits) == before  # loopback was never reached
