@@ -206,6 +206,7 @@ def run_all(counts: Counts, timeout: float) -> dict[str, Any]:
         for label, server in by_db.items():
             timed(parts, f"log_lead_{label}", partial(part_leads, server, counts.lead_calls))
         for label, server in by_db.items():
+            time.sleep(3)  # the previous part ended by overloading a server: let it drain
             timed(parts, f"mixed_load_{label}", partial(part_mixed, server, counts))
     timed(parts, "openai_faults", partial(part_faults, counts.faulted_sessions, timeout))
     embedder = load_embedder()
@@ -251,10 +252,10 @@ def _row(name: str, p: dict[str, Any]) -> dict[str, Any]:
         tried = sum(s["requests"] for s in p["steps"])
         held_errors = sum(s["errors"] for s in p["steps"] if s["held"])
         figure = f"held {p['highest_held_rps']} req/s with 0 errors"
-        over = [s for s in p["steps"] if not s["held"]]
-        if over:  # the step that was not held: why
-            s = over[0]
-            figure += f"; {s['offered_rps']} req/s: {s['errors']} errors, p99 {s['p99_ms']} ms"
+        last = p["steps"][-1] if p["steps"] else {"held": True}
+        if not last["held"]:  # the step that ended the stepping: why
+            figure += (f"; {last['offered_rps']} req/s: {last['errors']} errors, "
+                       f"p99 {last['p99_ms']} ms")  # fmt: skip
         return {"part": name, "tried": tried, "failures": held_errors, "figure": figure,
                 "ok": p["highest_held_rps"] > 0 and held_errors == 0}  # fmt: skip
     if name == "postgres_restart":

@@ -10,6 +10,7 @@ step not held, after `max_steps`, or after `max_seconds`.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import threading
@@ -23,6 +24,7 @@ from scripts.bench_api import percentile, thread_client, tool_call
 
 P99_BOUND_MS = 1000.0
 DRAIN_SECONDS = 1.0
+RETRY_PAUSE_SECONDS = 3.0
 TOOLS = ("search_knowledge", "get_demo_clip", "create_meeting_link", "log_lead")
 
 
@@ -121,9 +123,15 @@ def run_step(port: int, rate: float, seconds: float, session: dict[str, str],
 
 def step_up(port: int, session: dict[str, str], *, rates: list[float], seconds: float = 5.0,
             max_seconds: float = 180.0) -> dict[str, Any]:  # fmt: skip
-    """Run the steps in order until one is not held (or the time budget is spent)."""
+    """Run the steps in order until one is not held (or the time budget is spent).
+
+    A step that is not held is run once more after a pause before the stepping stops: on a
+    shared machine a neighbour's burst can spoil one step, and the figure should be the
+    server's, not the neighbour's. Both attempts are reported.
+    """
     for i in range(20):  # warm-up, not counted: first-use imports, caches, keep-alive sockets
-        _one(port, i, session)
+        with contextlib.suppress(Exception):  # e.g. a keep-alive socket the server timed out
+            _one(port, i, session)
     steps: list[dict[str, Any]] = []
     began = time.monotonic()
     for rate in rates:
@@ -131,6 +139,11 @@ def step_up(port: int, session: dict[str, str], *, rates: list[float], seconds: 
             break
         step = run_step(port, rate, seconds, session)
         steps.append(step)
+        if not step["held"] and time.monotonic() - began + seconds < max_seconds:
+            time.sleep(RETRY_PAUSE_SECONDS)
+            step = run_step(port, rate, seconds, session)
+            step["second_attempt"] = True
+            steps.append(step)
         if not step["held"]:
             break
         time.sleep(0.5)  # let keep-alive sockets and queues settle between steps
