@@ -171,3 +171,14 @@ def test_no_secret_appears_in_any_response_page_frame_or_log_line(
     for label, secret in secrets.items():
         for fragment in (secret, secret[-12:]):  # whole, or the tail a "masked" form would keep
             assert fragment not in corpus, f"{label} leaked"
+
+
+def test_search_results_do_not_reveal_server_paths(sec_stack: Services) -> None:
+    """Regression: file sources were the absolute server path (the data and config layout)."""
+    from widget_api.tools.base import ToolContext
+
+    ctx = ToolContext(company=sec_stack.companies.get(C), session_id="ws_paths")
+    outcome = sec_stack.tools.run(ctx, "c-paths", "search_knowledge", '{"query": "pricing"}')
+    passages = json.loads(outcome.output)["passages"]
+    assert passages and all(p["source"] == "plans.md" for p in passages)
+    assert str(sec_stack.settings.companies_dir) not in outcome.output

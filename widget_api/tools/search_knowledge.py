@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import PurePath
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -47,6 +48,13 @@ class Result(BaseModel):
     passages: list[Passage]
 
 
+def _public_source(source: str, url: str | None) -> str:
+    # A file's server path means nothing to the visitor and maps the server's disk for anyone.
+    if url or "://" in source:
+        return source
+    return PurePath(source).name or source
+
+
 def run(args: Args, ctx: RunContext) -> Result:
     """Search the company's collection; Chroma down → `knowledge_unavailable`."""
     from knowledge import KnowledgeUnavailable
@@ -59,7 +67,7 @@ def run(args: Args, ctx: RunContext) -> Result:
     passages = [
         Passage(
             title=h.title,
-            source=h.source,
+            source=_public_source(h.source, h.url),
             url=h.url,
             section=" > ".join(h.heading_path),
             text=h.text[:_MAX_PASSAGE_CHARS],
