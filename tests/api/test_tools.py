@@ -50,7 +50,11 @@ def lead_count(services: Services, email: str) -> int:
     [
         ("How much does the Growth plan cost per agent?", "pricing.md", "$69"),
         ("Do you support single sign-on with Okta?", "security.md", "SAML"),
-        ("Can I connect Acme Relay to Salesforce?", "integrations.md", "Salesforce"),
+        (
+            "Does the Salesforce integration sync contacts and accounts?",
+            "integrations.md",
+            "Salesforce",
+        ),
     ],
 )
 def test_search_knowledge_finds_the_passage(
