@@ -11,7 +11,7 @@ negative generation modes, sends each case over real HTTP and checks the answer:
 - every JSON error carries a catalogue code that the document lists for that response
   (`x-error-codes`; our own check).
 
-`FuzzAuth` optionally supplies real credentials so half the cases get past authentication and
+`FuzzAuth` optionally supplies real credentials so most valid cases get past authentication and
 reach the tools and the CRM (a fuzzer that only ever sees 401 tests little).
 """
 
@@ -138,7 +138,7 @@ def catalogue_code_check(operation_doc: dict[str, Any], response: Any) -> str | 
 
 
 def _with_auth(case: Any, auth: FuzzAuth, use: bool, lead_id: int, cookie: str | None) -> None:
-    """Put real credentials (and the real company, a real lead) into about half of the cases."""
+    """Put real credentials (and the real company, a real lead) into a case."""
     if not use:
         return
     path = case.operation.path
@@ -188,7 +188,8 @@ def _fuzz_operation(
         phases=[Phase.explicit, Phase.generate],
         suppress_health_check=list(HealthCheck),
     )
-    @given(case=operation.as_strategy(generation_mode=mode), use_auth=st.booleans(),
+    # Three valid cases in four carry credentials: small CI budgets still get past the auth.
+    @given(case=operation.as_strategy(generation_mode=mode), use_auth=st.integers(0, 3).map(bool),
            lead_id=st.integers(1, 8))  # fmt: skip
     def one(case: Any, use_auth: bool, lead_id: int) -> None:
         # Credentials only go into valid cases: editing an invalid one could make it valid.
@@ -260,7 +261,7 @@ def run_api_fuzz(
         remaining = max_cases - report.cases
         if remaining <= 0 or not pending:
             break
-        per_run = max(1, remaining // (len(pending) * 2))
+        per_run = max(5, remaining // (len(pending) * 2))
         for operation in pending:
             doc_op = doc["paths"][operation.path][operation.method.lower()]
             negative = _can_be_negative(doc_op)

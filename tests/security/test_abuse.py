@@ -179,3 +179,18 @@ def test_replayed_call_id_returns_the_stored_result_without_a_second_write(
         calls = db.scalar(select(func.count()).select_from(ToolCall).where(*same_call))
     assert [lead.name for lead in leads] == ["Rita Replay"]
     assert calls == 1
+
+
+def test_relay_closes_on_frames_over_its_size_limit(sec_shared_server: str) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = sec_shared_server.replace("http://", "ws://") + f"/ws/realtime/{A}?mode=text"
+    with connect(url, origin=site_origin(A), open_timeout=5, max_size=None) as ws:  # type: ignore[arg-type]
+        ws.recv(timeout=10)
+        ws.send("x" * (2 * 1024 * 1024))  # twice the relay's 1 MB cap
+        with pytest.raises(ConnectionClosed):
+            for _ in range(50):
+                ws.recv(timeout=10)
+    # The server is fine afterwards.
+    assert requests.get(f"{sec_shared_server}/healthz", timeout=5).status_code == 200
