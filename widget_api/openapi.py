@@ -298,10 +298,19 @@ def _answer_entry(answer: Answer, refs: dict[type[BaseModel], dict[str, Any]]) -
     return entry
 
 
+# Any URL can be longer than the HTTP server in front of the app accepts (gunicorn: 4,094
+# bytes of request line); it answers by itself, in HTML, before the app sees the request.
+URI_TOO_LONG = {
+    "description": "Request line too long: answered by the HTTP server, not the app.",
+    "content": {"text/html": {"schema": {"type": "string"}}},
+}
+
+
 def _operation(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
     responses = _error_responses(op.errors)
     for status, answer in op.answers.items():
         _merge(responses, status, _answer_entry(answer, refs))
+    responses["414"] = URI_TOO_LONG
     params = _path_parameters(op.rule)
     if op.query is not None:
         params += _query_parameters(op.query)
