@@ -5,8 +5,8 @@ schedule) to the fake Realtime API in echo mode and receives every frame back as
 `response.output_audio.delta`. The same load runs first straight against the fake (the
 baseline) and then through `/ws/realtime/<companyId>` on `widget-api serve` in its own process,
 in the same run; the difference is the latency the relay adds. Prints ONE JSON object:
-added latency per frame p50/p99, frames lost, the server's CPU and memory per session (from
-/proc), and the widget's payload sizes.
+added latency per frame p50/p99, frames lost, the server's CPU (per session and per relayed
+frame) and memory per session (from /proc), and the widget's payload sizes.
 
     python -m scripts.bench_relay [--sessions 200] [--seconds 10]
 """
@@ -311,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
         "frames_lost": r["frames_lost"],
         "server_cpu_percent_of_core_per_session": round(100 * cpu / elapsed / n, 3),
         "server_cpu_percent_of_core_total": round(100 * cpu / elapsed, 1),
+        # The relay's own cost, free of how long the phase took: each frame crosses it twice
+        # (page→OpenAI as sent, OpenAI→page as received).
+        "server_cpu_us_per_relayed_frame": round(
+            1e6 * cpu / max(1, r["frames_sent"] + r["frames_received"]), 1
+        ),
         "server_rss_mb_total": round(rss_peak, 1),
         "server_rss_mb_per_session": round(max(0.0, rss_peak - rss_before) / n, 3),
         "server_workers": args.workers,

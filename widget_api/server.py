@@ -1,8 +1,12 @@
 """Running the app on gunicorn, programmatically (`widget-api serve`).
 
-`gthread` workers because flask-sock holds one thread per open WebSocket; one worker with many
-threads by default because the rate limits and relay state live in the process. The app is built
-inside the worker (not preloaded in the master): torch's thread pools do not survive a fork.
+`gthread` workers because flask-sock holds one handler thread per open WebSocket (a relayed
+conversation's thread only sleeps: its frames run on the worker's relay loop, see
+`relay.hub`); `--threads` therefore bounds the concurrent conversations per worker. One worker by
+default because the session rate limits and daily caps are counted in the process; more workers
+spread relayed audio over more cores but multiply those limits (each worker counts its own) and
+load the model once each. The app is built inside the worker (not preloaded in the master):
+torch's thread pools do not survive a fork.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import json
 import struct
 from collections.abc import Iterator
@@ -58,7 +59,9 @@ def test_concurrent_sessions_lose_no_audio_frame(echo_relay: str) -> None:
     async def run_all() -> list[tuple[list[str], list[str]]]:
         return await asyncio.gather(*(_conversation(echo_relay, i) for i in range(SESSIONS)))
 
-    results = asyncio.run(run_all())
+    # In its own thread: Playwright's sync API (browser tests) leaves a loop running in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        results = pool.submit(asyncio.run, run_all()).result()
     assert len(results) == SESSIONS
     for sent, echoed in results:
         assert echoed == sent  # all of this session's frames, its own, in order, untouched

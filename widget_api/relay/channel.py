@@ -1,7 +1,8 @@
-"""The narrow seam between the relay and the page's WebSocket.
+"""The blocking seam between the local text engine and the page's WebSocket.
 
-The relay only needs to send text, receive text with a timeout and close. Tests drive the relay
-through an in-memory channel; the server passes `SocketChannel` around flask-sock's socket.
+The local engine only needs to send text, receive text with a timeout and close; the server
+passes `SocketChannel` around flask-sock's socket. (Relayed conversations do not use it: their
+socket moves to the relay loop, see `page_link`.)
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ class ClientChannel(Protocol):
 class SocketChannel:
     """Adapts a simple-websocket connection (what flask-sock hands out) to ClientChannel.
 
-    simple-websocket's `send` is not safe across threads (its frame encoder keeps state), and the
-    relay sends from two pumps, hence the lock.
+    simple-websocket's `send` is not safe across threads (its frame encoder keeps state); the lock
+    keeps the channel safe whichever thread sends.
     """
 
     def __init__(self, ws: Any) -> None:
