@@ -19,6 +19,7 @@ from scripts.bench_api import free_port, wait_ready
 from tests.faults import procfs
 
 REPO = Path(__file__).resolve().parents[2]
+STOP_GRACE_SECONDS = 2.0
 
 
 class ServerProcess:
@@ -61,6 +62,7 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "widget_api.cli", "serve", "--port", str(self.port)],
             cwd=REPO, env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() can end master and worker
         )  # fmt: skip
         try:
             wait_ready(self.port, self.proc, timeout=timeout)
@@ -94,9 +96,11 @@ class ServerProcess:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)  # gunicorn's quick shutdown
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=STOP_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
+                # The worker's interpreter exit can take seconds (thread pools, torch); nothing
+                # it holds needs a clean exit in a test, so end the whole group.
+                os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=10)
         if self._log is not None:
             self._log.close()

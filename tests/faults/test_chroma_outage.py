@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 from tests.faults import inprocess
 from tests.faults.chroma_outage import run_chroma_outage
 from tests.faults.chroma_server import ChromaServer
+from widget_api.settings import BUNDLED_COMPANIES_DIR
 from widget_api.tokens import issue_tool_token
 
 pytestmark = pytest.mark.slow  # a Chroma server subprocess
@@ -22,12 +24,23 @@ def chroma() -> Iterator[ChromaServer]:
         yield server
 
 
+def one_doc_company(root: Path) -> Path:
+    """The demo company with only its pricing page: ingesting every doc costs seconds."""
+    companies = root / "companies"
+    (companies / "acme" / "docs").mkdir(parents=True)
+    shutil.copy(BUNDLED_COMPANIES_DIR / "acme.toml", companies / "acme.toml")
+    shutil.copy(BUNDLED_COMPANIES_DIR / "acme" / "docs" / "pricing.md",
+                companies / "acme" / "docs" / "pricing.md")  # fmt: skip
+    return companies
+
+
 def test_search_fails_softly_the_conversation_goes_on_and_search_recovers(
     chroma: ChromaServer, tmp_path: Path, embedder: Any
 ) -> None:
     settings = inprocess.settings_for(
         tmp_path, f"sqlite:///{tmp_path / 'widget.db'}", chroma_host="127.0.0.1",
         chroma_port=chroma.port, ingest_demo_on_start=True,
+        companies_dir=one_doc_company(tmp_path),
     )  # fmt: skip
     with inprocess.serve_app(settings, embedder) as (base_url, services):
 

@@ -122,7 +122,7 @@ def run_step(port: int, rate: float, seconds: float, session: dict[str, str],
 
 
 def step_up(port: int, session: dict[str, str], *, rates: list[float], seconds: float = 5.0,
-            max_seconds: float = 180.0) -> dict[str, Any]:  # fmt: skip
+            max_seconds: float = 180.0, confirm: bool = True) -> dict[str, Any]:  # fmt: skip
     """Run the steps in order until one is not held (or the time budget is spent).
 
     A step that is not held is run once more after a pause before the stepping stops: on a
@@ -139,7 +139,7 @@ def step_up(port: int, session: dict[str, str], *, rates: list[float], seconds: 
             break
         step = run_step(port, rate, seconds, session)
         steps.append(step)
-        if not step["held"] and time.monotonic() - began + seconds < max_seconds:
+        if not step["held"] and confirm and time.monotonic() - began + seconds < max_seconds:
             time.sleep(RETRY_PAUSE_SECONDS)
             step = run_step(port, rate, seconds, session)
             step["second_attempt"] = True
