@@ -23,8 +23,7 @@ def start_conversation(db: Database, *, company_id: str, session_id: str, transp
         )  # fmt: skip
         .on_conflict_do_nothing(index_elements=["session_id"])
     )
-    with db.session() as session:
-        session.execute(stmt)
+    db.run(lambda session: session.execute(stmt))
 
 
 def end_conversation(db: Database, session_id: str) -> None:
@@ -34,8 +33,7 @@ def end_conversation(db: Database, session_id: str) -> None:
         .where(Conversation.session_id == session_id, Conversation.ended_at.is_(None))
         .values(ended_at=utcnow())
     )
-    with db.session() as session:
-        session.execute(stmt)
+    db.run(lambda session: session.execute(stmt))
 
 
 def count_turn(db: Database, session_id: str) -> None:
@@ -45,5 +43,4 @@ def count_turn(db: Database, session_id: str) -> None:
         .where(Conversation.session_id == session_id)
         .values(turns=Conversation.turns + 1)
     )
-    with db.session() as session:
-        session.execute(stmt)
+    db.run(lambda session: session.execute(stmt))

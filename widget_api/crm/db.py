@@ -30,6 +30,7 @@ RETRY_FIRST_DELAY = 0.05
 RETRY_MAX_DELAY = 2.0
 
 T = TypeVar("T")
+_ASYNC_COMMIT = text("SET LOCAL synchronous_commit TO OFF")
 
 
 class Database:
@@ -70,7 +71,9 @@ class Database:
         with gate.admit(), factory() as session, session.begin():
             yield session
 
-    def run(self, work: Callable[[Session], T], *, readonly: bool = False) -> T:
+    def run(
+        self, work: Callable[[Session], T], *, readonly: bool = False, durable: bool = True
+    ) -> T:
         """`work(session)` in one unit of work, run again when the connection drops.
 
         A dropped or refused connection, or a transaction the server aborted (restart,
@@ -79,11 +82,18 @@ class Database:
         raised at once. `work` must be safe to repeat: its first attempt may have committed
         before the connection dropped (the statements here are upserts, conditional updates
         and claims that recognise their own row).
+
+        `durable=False` lets PostgreSQL acknowledge the commit before its WAL reaches disk
+        (`synchronous_commit = off` for this transaction only). Only bookkeeping whose loss
+        after a server crash is harmless may use it: a lost tool-call claim just lets a retry
+        run the (idempotent) tool again. Leads are always written durably.
         """
         delay = RETRY_FIRST_DELAY
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
                 with self.session(readonly=readonly) as session:
+                    if not durable and self.dialect == "postgresql":
+                        session.execute(_ASYNC_COMMIT)
                     return work(session)
             except (OperationalError, InterfaceError) as exc:
                 if attempt == RETRY_ATTEMPTS or not self._transient(exc):
@@ -144,9 +154,10 @@ def _capacity(engine: Engine) -> int:
 def _make_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
+        # No pool_pre_ping: it costs a round trip on every checkout, and every unit of work
+        # goes through Database.run, whose retry replaces a connection a restart has killed.
         return create_engine(
             url,
-            pool_pre_ping=True,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=30,

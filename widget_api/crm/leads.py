@@ -11,6 +11,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from widget_api.crm.db import Database
 from widget_api.crm.models import LEAD_STATUSES, Lead, utcnow
@@ -310,8 +311,10 @@ def list_leads(
         stmt = stmt.limit(max(0, min(limit, MAX_PAGE)))
     if offset:
         stmt = stmt.offset(max(0, offset))
-    with db.session(readonly=True) as session:
-        return [LeadView.model_validate(row) for row in session.scalars(stmt)]
+    return db.run(
+        lambda session: [LeadView.model_validate(row) for row in session.scalars(stmt)],
+        readonly=True,
+    )
 
 
 def count_leads(
@@ -328,8 +331,7 @@ def count_leads(
         .select_from(Lead)
         .where(*_filters(company_id, status, since, until, search))
     )
-    with db.session(readonly=True) as session:
-        return int(session.execute(stmt).scalar_one())
+    return db.run(lambda session: int(session.execute(stmt).scalar_one()), readonly=True)
 
 
 def _check_lead_id(lead_id: int) -> None:
@@ -341,11 +343,14 @@ def _check_lead_id(lead_id: int) -> None:
 def get_lead(db: Database, company_id: str | None, lead_id: int) -> LeadView:
     """One lead; `lead_not_found` when missing or owned by another company."""
     _check_lead_id(lead_id)
-    with db.session(readonly=True) as session:
+
+    def read(session: Session) -> LeadView:
         lead = session.get(Lead, lead_id)
         if lead is None or (company_id is not None and lead.company_id != company_id):
             raise ApiError("lead_not_found")
         return LeadView.model_validate(lead)
+
+    return db.run(read, readonly=True)
 
 
 def check_status(status: str) -> str:
@@ -358,7 +363,8 @@ def set_status(db: Database, company_id: str | None, lead_id: int, status: str) 
     """Move a lead through the sales pipeline (new → contacted → qualified / disqualified)."""
     check_status(status)
     _check_lead_id(lead_id)
-    with db.session() as session:
+
+    def update_status(session: Session) -> LeadView:
         lead = session.get(Lead, lead_id)
         if lead is None or (company_id is not None and lead.company_id != company_id):
             raise ApiError("lead_not_found")
@@ -367,3 +373,5 @@ def set_status(db: Database, company_id: str | None, lead_id: int, status: str) 
             lead.updated_at = utcnow()
         session.flush()
         return LeadView.model_validate(lead)
+
+    return db.run(update_status)

@@ -106,7 +106,7 @@ def _claim(
         row_id = session.execute(stmt).scalar_one_or_none()
         return row_id if row_id is not None else session.execute(ours).scalar_one_or_none()
 
-    row_id = db.run(claim)
+    row_id = db.run(claim, durable=False)
     return None if row_id is None else _Claim(row_id, 1)
 
 
@@ -152,7 +152,10 @@ def _execute(db: Database, claim: _Claim, session_id: str, call_id: str, execute
     )
     # Repeating this update is safe: after a lost acknowledgement it matches nothing and the
     # stored row (ours) is read back below.
-    stored = db.run(lambda session: session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
+    stored = db.run(
+        lambda session: session.execute(stmt).rowcount == 1,  # type: ignore[attr-defined]
+        durable=False,
+    )
     if stored:
         return output
     # Our claim went stale and another executor took over and finished: its answer is the one
