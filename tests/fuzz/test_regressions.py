@@ -41,3 +41,23 @@ def test_deeply_nested_json_bodies_are_invalid_json(
 def test_deeply_nested_relay_frames_are_not_events() -> None:
     assert parse(DEEP) is None
     assert parse('{"a":' * 5000) is None
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"until": "9999-12-31"}, {"since": "0001-01-01", "until": "9999-12-31"},
+     {"search": "a\x00b"}, {"search": "\x00"}],
+)  # fmt: skip
+def test_extreme_listing_filters_are_answers_not_500(
+    running_server: tuple[str, Services, str], query: dict[str, str]
+) -> None:
+    """Regressions: the day after 9999-12-31 overflowed; NUL in a search broke PostgreSQL."""
+    import requests
+
+    url, _services, _database = running_server
+    headers = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    for path in ("/api/admin/acme/leads", "/api/admin/acme/leads.csv"):
+        r = requests.get(url + path, params=query, headers=headers, timeout=10)
+        assert r.status_code in (200, 422), (path, query, r.status_code, r.text[:200])
+        if "until" in query:
+            assert r.status_code == 200

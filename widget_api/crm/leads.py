@@ -237,6 +237,8 @@ def _as_bound(value: date | datetime, *, end: bool) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     start = datetime.combine(value, time.min, tzinfo=UTC)
+    if end and value == date.max:  # the day after 9999-12-31 does not exist
+        return datetime.max.replace(tzinfo=UTC)
     return start + timedelta(days=1) if end else start
 
 

@@ -38,7 +38,8 @@ class LeadQuery(BaseModel):
     status: Literal["new", "contacted", "qualified", "disqualified"] | None = None
     since: date | None = None
     until: date | None = None
-    search: str | None = Field(default=None, max_length=200)
+    # No NUL: PostgreSQL text cannot hold one, and no stored value contains it.
+    search: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00]*$")
     sort: str = Field(default="-created_at", max_length=20)
     limit: int = Field(default=50, ge=1, le=500)
     offset: int = Field(default=0, ge=0)
