@@ -46,12 +46,13 @@ def test_deeply_nested_relay_frames_are_not_events() -> None:
 @pytest.mark.parametrize(
     "query",
     [{"until": "9999-12-31"}, {"since": "0001-01-01", "until": "9999-12-31"},
-     {"search": "a\x00b"}, {"search": "\x00"}],
+     {"search": "a\x00b"}, {"search": "\x00"}, {"offset": "87873527132454518784"}],
 )  # fmt: skip
 def test_extreme_listing_filters_are_answers_not_500(
     running_server: tuple[str, Services, str], query: dict[str, str]
 ) -> None:
-    """Regressions: the day after 9999-12-31 overflowed; NUL in a search broke PostgreSQL."""
+    """Regressions: the day after 9999-12-31 overflowed; NUL in a search broke PostgreSQL; an
+    offset beyond a BIGINT reached the driver."""
     import requests
 
     url, _services, _database = running_server

@@ -42,7 +42,7 @@ class LeadQuery(BaseModel):
     search: str | None = Field(default=None, max_length=200, pattern=r"^[^\x00]*$")
     sort: str = Field(default="-created_at", max_length=20)
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=2**31 - 1)  # beyond a BIGINT the driver fails
 
     def filters(self) -> dict[str, Any]:
         return {"status": self.status, "since": self.since, "until": self.until,
