@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -64,3 +65,28 @@ def test_page_leaving_closes_the_upstream(make_app: Any, fake: FakeOpenAI) -> No
         ws.close()
     record = fake.wait_for(lambda f: f.ws_sessions[-1].closed and f.ws_sessions[-1])
     assert record.closed_by == "client"
+
+
+def test_a_frame_over_the_relay_limit_gets_an_error_event(make_app: Any, fake: FakeOpenAI) -> None:
+    for ws in _open(make_app, fake):
+        ws.send(json.dumps({"type": "conversation.item.create", "pad": "x" * 300_000}))
+        error = recv_until(ws, lambda e: e["type"] == "error")[-1]
+        assert error["error"]["code"] == "event_not_allowed"
+
+
+def test_a_message_over_the_socket_limit_closes_with_1009(make_app: Any, fake: FakeOpenAI) -> None:
+    for ws in _open(make_app, fake):
+        ws.send("x" * (1024 * 1024 + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=5)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_a_fragmented_message_is_reassembled(make_app: Any, fake: FakeOpenAI) -> None:
+    audio = base64.b64encode(bytes(960)).decode()
+    frame = json.dumps({"type": "input_audio_buffer.append", "audio": audio})
+    for ws in _open(make_app, fake):
+        ws.send([frame[:40], frame[40:500], frame[500:]])  # three WebSocket frames, one message
+        record = fake.wait_for(lambda f: f.ws_sessions[-1].audio_frames >= 1 and f.ws_sessions[-1])
+        assert record.audio_bytes == 960
