@@ -27,7 +27,7 @@ from widget_api.tokens import issue_tool_token
 from widget_api.tools.base import ToolContext
 from widget_api.tools.registry import ToolOutcome
 
-EXAMPLES = int(os.environ.get("TOOL_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("TOOL_FUZZ_EXAMPLES", "40"))  # 300 in the full run
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
