@@ -81,6 +81,24 @@ def test_search_knowledge_with_chroma_down_is_a_tool_error(
     assert "colleague" in outcome.result["error"]["message"]
 
 
+def test_an_outage_is_not_stored_as_the_calls_answer(
+    base_services: Services, ctx: ToolContext, tmp_path: Path
+) -> None:
+    down = KnowledgeBase(
+        KnowledgeConfig(chroma_path=tmp_path / "chroma", chroma_host="127.0.0.1", chroma_port=9),
+        base_services.embedder,
+    )
+    arguments = json.dumps({"query": "What does the Growth plan cost?"})
+    during = ToolRunner(db=base_services.db, knowledge=down, embedder=base_services.embedder)
+    assert during.run(ctx, "c-outage", "search_knowledge", arguments).error_code == (
+        "knowledge_unavailable"
+    )
+    # The same call retried once the knowledge base is back runs again instead of replaying.
+    after = base_services.tools.run(ctx, "c-outage", "search_knowledge", arguments)
+    assert (after.ok, after.replayed) == (True, False)
+    assert after.result["passages"]
+
+
 # --- get_demo_clip ----------------------------------------------------------------------------
 
 

@@ -71,6 +71,14 @@ def error_output(error: ToolError) -> str:
     return json.dumps({"error": body}, separators=(",", ":"))
 
 
+# Failures of a dependency, not of the call: never stored as the call's final answer.
+TRANSIENT_ERROR_CODES = frozenset({"database_unavailable", "knowledge_unavailable"})
+
+
+class _TransientFailure(Exception):
+    """The tool failed because a dependency is down; the call must stay retryable."""
+
+
 def _outcome_from_output(name: str, output: str, *, replayed: bool, tool_ms: float) -> ToolOutcome:
     result = json.loads(output)
     error = result.get("error") if isinstance(result, dict) else None
@@ -196,17 +204,25 @@ class ToolRunner:
                 execution.outcome = self._outcome_row(ctx, name, args)
             finally:
                 execution.tool_ms = (time.perf_counter() - started) * 1000
+            if execution.outcome[2] in TRANSIENT_ERROR_CODES:
+                # Raising makes run_once drop its claim instead of storing the failure, so
+                # a retry of this call_id runs the tool again once the outage is over.
+                raise _TransientFailure
             return execution.outcome
 
-        output, replayed = run_once(
-            self.deps.db,
-            company_id=ctx.company.id,
-            session_id=ctx.session_id,
-            call_id=call_id,
-            name=name,
-            arguments=arguments,
-            execute=execute,
-        )
+        try:
+            output, replayed = run_once(
+                self.deps.db,
+                company_id=ctx.company.id,
+                session_id=ctx.session_id,
+                call_id=call_id,
+                name=name,
+                arguments=arguments,
+                execute=execute,
+            )
+        except _TransientFailure:
+            assert execution.outcome is not None
+            output, replayed = execution.outcome[0], False
         return _outcome_from_output(
             name, output, replayed=replayed, tool_ms=0.0 if replayed else execution.tool_ms
         )
