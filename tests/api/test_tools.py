@@ -68,13 +68,19 @@ def test_search_knowledge_finds_the_passage(
     assert set(passages[0]) == {"title", "source", "url", "section", "text", "score"}
 
 
-def test_search_knowledge_with_chroma_down_is_a_tool_error(
-    base_services: Services, ctx: ToolContext, tmp_path: Path
-) -> None:
-    down = KnowledgeBase(
+@pytest.fixture
+def chroma_down(base_services: Services, tmp_path: Path) -> KnowledgeBase:
+    """A knowledge base pointed at a Chroma server that is not there (port 9: discard)."""
+    return KnowledgeBase(
         KnowledgeConfig(chroma_path=tmp_path / "chroma", chroma_host="127.0.0.1", chroma_port=9),
         base_services.embedder,
     )
+
+
+def test_search_knowledge_with_chroma_down_is_a_tool_error(
+    base_services: Services, ctx: ToolContext, chroma_down: KnowledgeBase
+) -> None:
+    down = chroma_down
     runner = ToolRunner(db=base_services.db, knowledge=down, embedder=base_services.embedder)
     outcome = runner.run(ctx, "c1", "search_knowledge", json.dumps({"query": "pricing"}))
     assert (outcome.ok, outcome.error_code) == (False, "knowledge_unavailable")
@@ -82,14 +88,10 @@ def test_search_knowledge_with_chroma_down_is_a_tool_error(
 
 
 def test_an_outage_is_not_stored_as_the_calls_answer(
-    base_services: Services, ctx: ToolContext, tmp_path: Path
+    base_services: Services, ctx: ToolContext, chroma_down: KnowledgeBase
 ) -> None:
-    down = KnowledgeBase(
-        KnowledgeConfig(chroma_path=tmp_path / "chroma", chroma_host="127.0.0.1", chroma_port=9),
-        base_services.embedder,
-    )
     arguments = json.dumps({"query": "What does the Growth plan cost?"})
-    during = ToolRunner(db=base_services.db, knowledge=down, embedder=base_services.embedder)
+    during = ToolRunner(db=base_services.db, knowledge=chroma_down, embedder=base_services.embedder)
     assert during.run(ctx, "c-outage", "search_knowledge", arguments).error_code == (
         "knowledge_unavailable"
     )
