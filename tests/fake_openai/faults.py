@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, get_args
 
 FaultKind = Literal[
     "refuse",
@@ -17,17 +17,7 @@ FaultKind = Literal[
 ]
 Endpoint = Literal["client_secrets", "realtime", "calls"]
 ENDPOINTS: tuple[Endpoint, ...] = ("client_secrets", "realtime", "calls")
-FAULT_KINDS: frozenset[str] = frozenset(
-    {
-        "refuse",
-        "http_500",
-        "slow",
-        "malformed_json",
-        "close_mid_response",
-        "never_answer",
-        "session_expired",
-    }
-)
+FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
 
 @dataclass(frozen=True)

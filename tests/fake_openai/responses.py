@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from .audio import b64, sine_audio, split_chunks
 from .protocol import bytes_per_ms, new_id
@@ -195,25 +195,19 @@ class ResponsePlayer:
         return call_id
 
     async def _add_item(self, resp: ActiveResponse, item: dict[str, Any]) -> None:
-        await self._emit(
-            {
-                "type": "response.output_item.added",
-                "response_id": resp.id,
-                "output_index": 0,
-                "item": item,
-            }
-        )
-        if self._in_conversation:
-            previous = self._on_item_added(item)
-            await self._emit(
-                {"type": "conversation.item.added", "previous_item_id": previous, "item": item}
-            )
+        await self._item_event(resp, item, "added")
 
     async def _done_item(self, resp: ActiveResponse, item: dict[str, Any]) -> None:
         resp.output.append(item)
+        await self._item_event(resp, item, "done")
+
+    async def _item_event(
+        self, resp: ActiveResponse, item: dict[str, Any], phase: Literal["added", "done"]
+    ) -> None:
+        """`response.output_item.<phase>`, then the conversation event when it is in one."""
         await self._emit(
             {
-                "type": "response.output_item.done",
+                "type": f"response.output_item.{phase}",
                 "response_id": resp.id,
                 "output_index": 0,
                 "item": item,
@@ -222,7 +216,7 @@ class ResponsePlayer:
         if self._in_conversation:
             previous = self._on_item_added(item)
             await self._emit(
-                {"type": "conversation.item.done", "previous_item_id": previous, "item": item}
+                {"type": f"conversation.item.{phase}", "previous_item_id": previous, "item": item}
             )
 
 

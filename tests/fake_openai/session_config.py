@@ -7,7 +7,6 @@ from typing import Any
 
 from .protocol import default_session, vad_defaults
 
-
 # Objects that are values, not bags of settings: a new one replaces the old one entirely.
 WHOLE = frozenset({"voice", "format", "transcription", "noise_reduction", "prompt", "tracing"})
 
