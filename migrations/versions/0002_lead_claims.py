@@ -1,0 +1,25 @@
+"""Per-conversation lead claims (issue: open internet, lead integrity)
+
+Placeholder in the revision chain, filled in by the work it names; until then it changes nothing.
+
+Revision ID: 0002
+Revises: 0001
+Create Date: 2026-11-29 18:30:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0002"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,25 @@
+"""Conversation record: transcript, pages, summary, privacy (issue: what sales receives)
+
+Placeholder in the revision chain, filled in by the work it names; until then it changes nothing.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-29 18:30:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+revision: str = "0003"
+down_revision: str | None = "0002"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
