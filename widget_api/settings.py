@@ -8,12 +8,13 @@ bundled `acme` company, SQLite and embedded Chroma under one data folder, the of
 from __future__ import annotations
 
 import secrets
+from importlib import resources
 from pathlib import Path
 
 from pydantic import Field, SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(str(resources.files("widget_api")))
 BUNDLED_COMPANIES_DIR = PACKAGE_DIR / "demo_companies"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.leads_cli import main
+from widget_api.crm.cli import main
 from widget_api.crm.db import Database
 from widget_api.crm.leads import LeadFields, get_lead, upsert_lead
 

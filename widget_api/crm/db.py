@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -19,7 +20,8 @@ from widget_api.crm.gate import FairGate
 
 log = logging.getLogger(__name__)
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "migrations"
+# Package data (widget_api/migrations), so a plain `pip install .` can migrate its database.
+MIGRATIONS_DIR = Path(str(resources.files("widget_api") / "migrations"))
 # Any constant works; it only has to be the same in every process that migrates this database.
 _PG_MIGRATION_LOCK = 72_310_411
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -134,7 +136,7 @@ class Database:
 
 
 def alembic_config(connection: Any | None = None) -> Any:
-    """An Alembic Config for migrations/, optionally bound to an open connection."""
+    """An Alembic Config for widget_api/migrations, optionally bound to an open connection."""
     from alembic.config import Config
 
     config = Config()

@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -23,7 +24,8 @@ from widget_api.companies.models import CompanyConfig
 from widget_api.errors import ApiError
 from widget_api.settings import Settings
 
-ASSET_DIR = Path(__file__).resolve().parents[2] / "embed_widget"
+# `embed_widget` ships as package data, so the installed package serves the same files.
+ASSET_DIR = Path(str(resources.files("embed_widget")))
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
 SERVED = ("embed.js", "widget.js", "widget.css", "audio-worklet.js")
 
