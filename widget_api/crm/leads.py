@@ -22,7 +22,8 @@ Status = Literal["new", "contacted", "qualified", "disqualified"]
 
 # Columns a returning visitor may update; an empty new value never erases a stored one.
 UPDATABLE_FIELDS = (
-    "company", "role", "phone", "interest", "team_size", "timeline", "budget", "notes",
+    "company", "role", "phone", "interest", "team_size", "timeline", "budget", "current_tool",
+    "notes",
 )  # fmt: skip
 SORT_KEYS = ("created_at", "updated_at", "name", "email", "status", "company")
 _PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
@@ -97,6 +98,7 @@ class LeadFields(BaseModel):
     team_size: str | None = Field(default=None, max_length=100)
     timeline: str | None = Field(default=None, max_length=200)
     budget: str | None = Field(default=None, max_length=200)
+    current_tool: str | None = Field(default=None, max_length=200)
     notes: str | None = Field(default=None, max_length=4000)
 
     @field_validator("team_size", mode="before")
@@ -158,6 +160,7 @@ class LeadView(BaseModel):
     team_size: str | None
     timeline: str | None
     budget: str | None
+    current_tool: str | None = None
     notes: str | None
     channel: str
     session_id: str | None

@@ -97,6 +97,7 @@ class Lead(Base):
     team_size: Mapped[str | None] = mapped_column(String(100))
     timeline: Mapped[str | None] = mapped_column(String(200))
     budget: Mapped[str | None] = mapped_column(String(200))
+    current_tool: Mapped[str | None] = mapped_column(String(200))
     notes: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str] = mapped_column(String(8))
     session_id: Mapped[str | None] = mapped_column(String(128))
@@ -118,6 +119,19 @@ class Conversation(Base):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     turns: Mapped[int] = mapped_column(Integer, default=0)
+    # The conversation record (what sales sees): where it started, how it went, how it ended.
+    lead_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    lead_updates: Mapped[int] = mapped_column(Integer, default=0)  # log_lead calls, capped
+    page_url: Mapped[str | None] = mapped_column(Text)
+    referrer: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    transports: Mapped[str | None] = mapped_column(String(200))  # comma-separated, in order used
+    meeting_link: Mapped[str | None] = mapped_column(Text)
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    summary: Mapped[str | None] = mapped_column(Text)
+    privacy_accepted_at: Mapped[datetime | None]
+    last_activity_at: Mapped[datetime | None]
 
 
 class ToolCall(Base):
@@ -146,3 +160,8 @@ class ToolCall(Base):
     claimed_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     completed_at: Mapped[datetime | None]
+
+
+# Tables declared in their own modules register on Base.metadata when imported: importing them
+# here lets Alembic (whose env.py imports this module) and the tests see every table.
+from widget_api.crm import record_models  # noqa: E402, F401

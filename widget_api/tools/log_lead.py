@@ -41,6 +41,9 @@ class Args(BaseModel):
         None, max_length=200, description="When they want to start, e.g. 'next quarter'."
     )
     budget: str | None = Field(None, max_length=200, description="Budget, if mentioned.")
+    current_tool: str | None = Field(
+        None, max_length=200, description="The helpdesk, CRM or tool they use today, if said."
+    )
     notes: str | None = Field(None, max_length=4000, description="Anything else sales should know.")
 
     @field_validator("team_size", mode="before")
