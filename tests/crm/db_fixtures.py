@@ -21,7 +21,9 @@ BACKENDS = [
     pytest.param("sqlite", id="sqlite"),
     pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
 ]
-TABLES = ("tool_calls", "conversations", "leads")
+TABLES = (
+    "tool_calls", "conversations", "lead_claims", "transcript_entries", "privacy_audit", "leads",
+)  # fmt: skip
 
 
 def _plain_pg_url(sqlalchemy_url: str) -> str:

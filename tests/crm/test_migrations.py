@@ -15,7 +15,9 @@ from widget_api.crm.db import Database
 from widget_api.crm.models import Base
 
 REPO = Path(__file__).resolve().parents[2]
-CRM_TABLES = {"leads", "conversations", "tool_calls"}
+CRM_TABLES = {
+    "leads", "conversations", "tool_calls", "lead_claims", "transcript_entries", "privacy_audit",
+}  # fmt: skip
 
 
 def _tables(db: Database) -> set[str]:
