@@ -56,7 +56,24 @@ def _check_config(settings: Settings) -> int:
         return 2
     for company in registry.all():
         print(f"ok: {company.id} ({company.display_name})")
+        for warning in model_warnings(company.model, company.transcription_model):
+            print(f"warning: {company.id}: {warning}")
     return 0
+
+
+def model_warnings(model: str, transcription_model: str) -> list[str]:
+    """A line per model the installed openai SDK marks deprecated, with its shutdown date."""
+    from widget_api.realtime.models import deprecation, sdk_version
+
+    out = []
+    for name, kind in ((model, "realtime"), (transcription_model, "transcription")):
+        notice = deprecation(name, kind)  # type: ignore[arg-type]
+        if notice is not None:
+            out.append(
+                f"{kind} model {name!r} is deprecated in openai {sdk_version()}: "
+                f"shutdown announced for {notice.shutdown_date}"
+            )
+    return out
 
 
 def _migrate(settings: Settings) -> int:

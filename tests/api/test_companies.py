@@ -33,7 +33,7 @@ def test_bundled_demo_company_loads_with_clips_docs_and_origins() -> None:
     registry = CompanyRegistry.load(BUNDLED_COMPANIES_DIR, env={})
     acme = registry.get("acme")
     assert acme.display_name == "Acme Relay"
-    assert acme.model == "gpt-realtime" and acme.voice == "marin"
+    assert acme.model == "gpt-realtime-2" and acme.voice == "marin"
     assert len(acme.clips) >= 3
     assert acme.required_lead_fields[:2] == ["name", "email"]
     docs = registry.docs_dir("acme")

@@ -39,7 +39,7 @@ def test_session_answer_shape_and_tool_token(
     }  # fmt: skip
     assert body["client_secret"].startswith("ek_")
     assert body["client_secret"] in fake_openai.issued_secrets
-    assert body["model"] == "gpt-realtime"
+    assert body["model"] == "gpt-realtime-2"
     assert body["transports"] == ["webrtc", "relay", "text"]
     assert body["calls_url"] == fake_openai.base_url + "/realtime/calls"
     assert [t["name"] for t in body["tools"]] == [
@@ -64,13 +64,17 @@ def test_exact_ga_request_body(client: FlaskClient, app: Flask, fake_openai: Fak
         "expires_after": {"anchor": "created_at", "seconds": 600},
         "session": {
             "type": "realtime",
-            "model": "gpt-realtime",
+            "model": "gpt-realtime-2",
             "instructions": build_instructions(acme),
             "output_modalities": ["audio"],
             "audio": {
                 "input": {
                     "format": pcm,
-                    "transcription": {"model": "gpt-4o-mini-transcribe", "language": "en"},
+                    "transcription": {
+                        "model": "gpt-live-transcribe",
+                        "languages": ["en"],
+                        "keywords": ["Acme Relay", "Starter", "Growth", "Enterprise"],
+                    },
                     "noise_reduction": {"type": "near_field"},
                     "turn_detection": {
                         "type": "semantic_vad",
@@ -83,6 +87,7 @@ def test_exact_ga_request_body(client: FlaskClient, app: Flask, fake_openai: Fak
             },
             "tools": services.tools.declarations(acme),
             "tool_choice": "auto",
+            "reasoning": {"effort": "low"},
         },
     }
     headers = {k.lower(): v for k, v in fake_openai.client_secret_headers[before].items()}

@@ -121,3 +121,13 @@ def bytes_per_ms(audio_format: dict[str, Any] | None) -> int:
     if audio_format and audio_format.get("type") in ("audio/pcmu", "audio/pcma"):
         return 8
     return 48
+
+
+# The SDK types `session.created` / `session.updated` with the *request* session model, which
+# has no `id`, `object` or `expires_at` (those belong to the client secret answer only).
+RESPONSE_ONLY_SESSION_KEYS = frozenset({"id", "object", "expires_at"})
+
+
+def event_session(session: dict[str, Any]) -> dict[str, Any]:
+    """The session as `session.created` / `session.updated` carry it."""
+    return {k: v for k, v in session.items() if k not in RESPONSE_ONLY_SESSION_KEYS}

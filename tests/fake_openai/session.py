@@ -19,7 +19,7 @@ from typing import Any
 from . import conversation
 from .faults import Fault
 from .input_audio import InputAudio
-from .protocol import error_event, new_id
+from .protocol import error_event, event_session, new_id
 from .recording import ConnectionRecord, Recorder
 from .responses import ActiveResponse, AudioSink, ResponsePlayer, TransportGone, usage
 from .script import FunctionCall, OnResponseCreate, OnUserText, Reply, Say, Script, Turn
@@ -135,7 +135,7 @@ class RealtimeSession:
             self._senders.remove(send_text)
 
     async def open(self) -> None:
-        await self.emit({"type": "session.created", "session": self.session})
+        await self.emit({"type": "session.created", "session": event_session(self.session)})
         await self.emit(
             {
                 "type": "conversation.created",
@@ -207,7 +207,7 @@ class RealtimeSession:
             )
         self.session = merge_session(self.session, update)
         self.recorder.update(self.record, session=self.session)
-        await self.emit({"type": "session.updated", "session": self.session})
+        await self.emit({"type": "session.updated", "session": event_session(self.session)})
 
     # -- conversation items ---------------------------------------------------------------
 

@@ -32,8 +32,12 @@ SESSION_KEYS = frozenset(
         "tracing",
         "prompt",
         "include",
+        "reasoning",
+        "parallel_tool_calls",
     }
 )
+REASONING_EFFORTS = frozenset({"minimal", "low", "medium", "high", "xhigh"})
+TRANSCRIPTION_DELAYS = frozenset({"minimal", "low", "medium", "high", "xhigh"})
 TURN_DETECTION_KEYS = frozenset(
     {
         "type",
@@ -223,18 +227,45 @@ def _check_audio_input(value: Any, param: str) -> None:
     if "format" in value:
         _check_format(value["format"], f"{param}.format")
     if value.get("transcription") is not None:
-        sub = f"{param}.transcription"
-        _require_type(value["transcription"], dict, sub)
-        _check_keys(value["transcription"], frozenset({"model", "language", "prompt"}), sub)
-        for key, item in value["transcription"].items():
-            _require_type(item, str, f"{sub}.{key}")
+        _check_transcription(value["transcription"], f"{param}.transcription")
     if value.get("noise_reduction") is not None:
         sub = f"{param}.noise_reduction"
         _require_type(value["noise_reduction"], dict, sub)
-        _check_keys(value["noise_reduction"], frozenset({"type"}), sub)
-        _choice(value["noise_reduction"].get("type"), {"near_field", "far_field"}, f"{sub}.type")
+        _check_keys(value["noise_reduction"], frozenset({"type", "strength"}), sub)
+        if "type" in value["noise_reduction"]:
+            _choice(value["noise_reduction"]["type"], {"near_field", "far_field"}, f"{sub}.type")
+        if "strength" in value["noise_reduction"]:
+            _require_type(value["noise_reduction"]["strength"], (int, float), f"{sub}.strength")
     if "turn_detection" in value:
         _check_turn_detection(value["turn_detection"], f"{param}.turn_detection")
+
+
+def _check_transcription(value: Any, param: str) -> None:
+    """`{model, language, prompt, delay, keywords, languages}` as the SDK's AudioTranscription."""
+    _require_type(value, dict, param)
+    allowed = {"model", "language", "prompt", "delay", "keywords", "languages"}
+    _check_keys(value, frozenset(allowed), param)
+    for key in ("model", "language", "prompt"):
+        if key in value:
+            _require_type(value[key], str, f"{param}.{key}")
+    if "delay" in value:
+        _choice(value["delay"], TRANSCRIPTION_DELAYS, f"{param}.delay")
+    for key in ("keywords", "languages"):
+        if key in value:
+            _require_type(value[key], list, f"{param}.{key}")
+            for i, item in enumerate(value[key]):
+                _require_type(item, str, f"{param}.{key}[{i}]")
+
+
+def _check_reasoning(value: Any, param: str) -> None:
+    _require_type(value, dict, param)
+    _check_keys(value, frozenset({"effort"}), param)
+    if "effort" in value:
+        _choice(value["effort"], REASONING_EFFORTS, f"{param}.effort")
+
+
+def _check_bool(value: Any, param: str) -> None:
+    _require_type(value, bool, param)
 
 
 def _check_voice(value: Any, param: str) -> None:
@@ -336,8 +367,11 @@ def _check_truncation(value: Any, param: str) -> None:
         _choice(value, {"auto", "disabled"}, param)
         return
     _require_type(value, dict, param)
+    _check_keys(value, frozenset({"type", "retention_ratio", "token_limits"}), param)
     _choice(value.get("type"), {"retention_ratio"}, f"{param}.type")
     _range(value.get("retention_ratio"), 0.0, 1.0, f"{param}.retention_ratio", integer=False)
+    if "token_limits" in value:
+        _require_type(value["token_limits"], dict, f"{param}.token_limits")
 
 
 def _check_tracing(value: Any, param: str) -> None:
@@ -373,6 +407,8 @@ _FIELD_CHECKS: dict[str, Callable[[Any, str], None]] = {
     "tracing": _check_tracing,
     "prompt": _check_prompt,
     "include": _check_include,
+    "reasoning": _check_reasoning,
+    "parallel_tool_calls": _check_bool,
 }
 
 
@@ -388,6 +424,8 @@ RESPONSE_KEYS = frozenset(
         "metadata",
         "conversation",
         "input",
+        "reasoning",
+        "parallel_tool_calls",
     }
 )
 
@@ -409,6 +447,10 @@ def validate_response_options(options: Any) -> None:
             check(options[key], f"response.{key}")
     if "conversation" in options:
         _choice(options["conversation"], {"auto", "none"}, "response.conversation")
+    if "reasoning" in options:
+        _check_reasoning(options["reasoning"], "response.reasoning")
+    if "parallel_tool_calls" in options:
+        _check_bool(options["parallel_tool_calls"], "response.parallel_tool_calls")
     if "audio" in options:
         audio = options["audio"]
         _require_type(audio, dict, "response.audio")

@@ -17,6 +17,7 @@ from .protocol import (
     EPHEMERAL_SUBPROTOCOL_PREFIX,
     default_session,
     error_event,
+    event_session,
     new_id,
     rest_error,
 )
@@ -200,7 +201,7 @@ async def _run_sideband(
     session: RealtimeSession = call.session
     state.recorder.update(record, transport="sideband", session=session.session)
     for event in (
-        {"type": "session.created", "session": session.session},
+        {"type": "session.created", "session": event_session(session.session)},
         {
             "type": "conversation.created",
             "conversation": {"id": session.conversation_id, "object": "realtime.conversation"},

@@ -21,6 +21,11 @@ from pydantic import (
 )
 
 from widget_api.origins import parse_origin_pattern
+from widget_api.realtime.models import (
+    DEFAULT_MODEL,
+    DEFAULT_TRANSCRIPTION_MODEL,
+    ReasoningEffort,
+)
 
 # GA voices (protocol reference §5.3); marin and cedar are OpenAI's recommended ones.
 Voice = Literal[
@@ -137,10 +142,28 @@ class CompanyConfig(_Strict):
     persona: str = Field(min_length=1, max_length=2000)
     greeting: str = Field(min_length=1, max_length=400)
     language: str = Field("en", pattern=r"^[a-z]{2}(?:-[A-Z]{2})?$")
-    model: str = Field("gpt-realtime", min_length=1, max_length=80)
+    model: str = Field(DEFAULT_MODEL, min_length=1, max_length=80)
+    # Low effort keeps the first audio quick; only sent to reasoning models (gpt-realtime-2...).
+    reasoning_effort: ReasoningEffort | None = "low"
     voice: Voice = "marin"
     turn_detection: TurnDetection = Field(default_factory=SemanticVad)
-    transcription_model: str = "gpt-4o-mini-transcribe"
+    transcription_model: str = Field(DEFAULT_TRANSCRIPTION_MODEL, min_length=1, max_length=80)
+    # A glossary (product and plan names) and the visitors' likely languages (ISO-639-1);
+    # sent to transcription models that take them (gpt-transcribe, gpt-live-transcribe).
+    transcription_keywords: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        default_factory=list, max_length=100
+    )
+    transcription_languages: list[Annotated[str, Field(pattern=r"^[a-z]{2}$")]] = Field(
+        default_factory=list, max_length=10
+    )
+    # E.164 numbers that ring this company's rep (OpenAI SIP and Twilio); caller numbers
+    # are personal data, these are the company's own.
+    phone_numbers: list[Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]] = Field(
+        default_factory=list, max_length=20
+    )
+    # Embeds from before the sideband ran tools in the browser and POST them to
+    # /api/chat/<id>/tool; keep that path open for them (new calls: the server runs tools).
+    browser_tool_calls: bool = False
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
     transport: Transport = "auto"
     theme: Theme = Field(default_factory=lambda: Theme.model_validate({}))
