@@ -69,9 +69,35 @@ class Settings(BaseSettings):
     session_rate_per_minute_per_client: int = 10
     session_rate_per_minute_per_company: int = 120
     session_daily_cap_per_company: int = 5000
+    admin_failed_attempts_per_address: int = Field(
+        default=10, ge=1, description="Wrong admin tokens one address may try per window."
+    )
+    admin_failed_attempts_window_seconds: int = Field(default=600, ge=1)
+
+    # --- shared state (limits) ---------------------------------------------------------------
+    redis_url: str | None = Field(
+        default=None,
+        validation_alias="REDIS_URL",
+        description="Keep rate limits, caps and budgets in Redis (all workers and hosts share "
+        "them); in this process when unset.",
+    )
+    limits_key_prefix: str = Field(
+        default="widget",
+        pattern=r"^[A-Za-z0-9_.:-]{1,64}$",
+        description="Prefix of every Redis key; servers sharing one Redis use different ones.",
+    )
+    voice_minutes_per_day_per_company: int = Field(
+        default=1000,
+        ge=0,
+        description="Default daily voice budget of a company (its `voice_minutes_per_day` wins).",
+    )
 
     # --- relay -----------------------------------------------------------------------------
-    relay_max_session_seconds: int = 15 * 60
+    relay_max_session_seconds: int = Field(
+        default=15 * 60,
+        ge=1,
+        description="Longest conversation (a company's `max_conversation_minutes` may lower it).",
+    )
     relay_idle_timeout_seconds: int = 120
 
     # --- server ----------------------------------------------------------------------------
@@ -88,10 +114,57 @@ class Settings(BaseSettings):
         description="gunicorn worker processes; rate limits and relay state are per process.",
     )
     server_threads: int = Field(
-        default=64, ge=1, le=1024, description="Threads per worker (each WebSocket holds one)."
+        default=64,
+        ge=1,
+        le=1024,
+        description="Threads per worker that run HTTP requests (bodies already read); "
+        "WebSockets hold none.",
+    )
+    server_header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A request's headers must arrive within this (else 408)."
+    )
+    server_body_timeout_seconds: float = Field(
+        default=20.0, gt=0, description="A request's body must arrive within this (else 408)."
+    )
+    server_max_header_bytes: int = Field(
+        default=16 * 1024, ge=1024, description="Largest request head (else 431)."
+    )
+    server_max_connections_per_client: int = Field(
+        default=64,
+        ge=0,
+        description="Open connections one client address may hold per worker (else 429); "
+        "0 turns the cap off (behind a proxy that caps per client itself).",
+    )
+    ws_max_message_bytes: int = Field(
+        default=256 * 1024,
+        ge=4096,
+        description="Largest WebSocket message a page may send (else close 1009).",
+    )
+    ws_send_queue_bytes: int = Field(
+        default=1024 * 1024,
+        ge=64 * 1024,
+        description="Data queued for a page that does not read before it is dropped.",
+    )
+    ws_max_frames_per_second: int = Field(
+        default=200, ge=1, description="Frames a page may send per second (else close 1008)."
     )
     log_level: str = "INFO"
     ingest_demo_on_start: bool = True
+
+    # --- webhooks (outbox sender) ----------------------------------------------------------
+    allow_private_webhooks: bool = Field(
+        default=False,
+        description="Let webhooks reach private, loopback and plain-http targets (tests, intranets).",
+    )
+    webhook_sender: bool = Field(default=True, description="Deliver webhooks from `serve` workers.")
+    webhook_max_attempts: int = Field(default=12, ge=1, le=100, description="Then a dead letter.")
+    webhook_backoff_seconds: float = Field(
+        default=10.0, gt=0, description="First retry delay; doubles per attempt, with jitter."
+    )
+    webhook_backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -17,6 +17,9 @@ from widget_api.crm.models import Base
 REPO = Path(__file__).resolve().parents[2]
 CRM_TABLES = {
     "leads", "conversations", "tool_calls", "lead_claims", "transcript_entries", "privacy_audit",
+    # webhook outbox and reports (issue 10)
+    "outbox_events", "webhook_deliveries", "report_questions", "report_question_vectors",
+    "report_meeting_links", "report_bookings", "report_daily_counters",
 }  # fmt: skip
 
 

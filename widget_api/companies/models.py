@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from widget_api.delivery.events import WebhookEventType
 from widget_api.origins import parse_origin_pattern
 from widget_api.realtime.models import (
     DEFAULT_MODEL,
@@ -110,6 +111,9 @@ class MeetingConfig(_Strict):
     base_url: HttpUrl
     durations: list[int] = Field(default_factory=lambda: [30], min_length=1, max_length=6)
     default_duration: int | None = None
+    # Calendly's webhook signing key or Cal.com's webhook secret, by environment variable name:
+    # bookings then reach the funnel report ("meeting booked").
+    booking_secret_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]{0,63}$")
 
     @field_validator("durations")
     @classmethod
@@ -129,6 +133,26 @@ class MeetingConfig(_Strict):
     @property
     def effective_default_duration(self) -> int:
         return self.default_duration or self.durations[0]
+
+
+class WebhookConfig(_Strict):
+    """One receiver of the company's events, signed per Standard Webhooks with its secret."""
+
+    url: HttpUrl
+    # The environment variable holding the `whsec_<base64>` secret (never the secret itself).
+    secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")
+    events: list[WebhookEventType] = Field(
+        default_factory=lambda: ["lead.created", "lead.updated", "meeting.requested",
+                                 "conversation.ended", "lead.deleted"],
+        min_length=1,
+    )  # fmt: skip
+
+    @field_validator("url")
+    @classmethod
+    def _no_credentials(cls, value: HttpUrl) -> HttpUrl:
+        if value.username or value.password:
+            raise ValueError("put no credentials in the URL; requests are signed")
+        return value
 
 
 class CompanyConfig(_Strict):
@@ -174,6 +198,13 @@ class CompanyConfig(_Strict):
     knowledge_collection: str | None = Field(None, pattern=_COMPANY_ID)
     clip_match_threshold: float = Field(0.35, ge=0.0, le=1.0)
     admin_token_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]{0,63}$")
+    webhooks: list[WebhookConfig] = Field(default_factory=list, max_length=10)
+    # A search whose best passage scores below this did not answer the question (reports).
+    relevance_threshold: float = Field(0.3, ge=0.0, le=2.0)
+    # Cost control: the longest conversation (the server's relay_max_session_seconds when
+    # unset, never more) and the voice minutes all visitors together may use per UTC day.
+    max_conversation_minutes: int | None = Field(None, ge=1, le=60)
+    voice_minutes_per_day: int | None = Field(None, ge=0)
     # Resolved from `admin_token_env` (or a generated file) by the loader, never read from the file.
     admin_token: SecretStr | None = Field(None, exclude=True)
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from widget_api.crm.db import Database
 from widget_api.crm.models import Conversation, utcnow
+from widget_api.delivery import hooks
 
 
 def start_conversation(db: Database, *, company_id: str, session_id: str, transport: str) -> None:
@@ -33,7 +35,12 @@ def end_conversation(db: Database, session_id: str) -> None:
         .where(Conversation.session_id == session_id, Conversation.ended_at.is_(None))
         .values(ended_at=utcnow())
     )
-    db.run(lambda session: session.execute(stmt))
+
+    def work(session: Session) -> None:
+        if session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+            hooks.conversation_ended(session, session_id=session_id)  # webhook, same commit
+
+    db.run(work)
 
 
 def count_turn(db: Database, session_id: str) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from widget_api.crm.db import Database
 from widget_api.crm.models import LEAD_STATUSES, Lead, utcnow
+from widget_api.delivery import hooks
 from widget_api.errors import ApiError
 
 Channel = Literal["voice", "text"]
@@ -215,10 +216,15 @@ def upsert_lead(
     stmt = stmt.on_conflict_do_update(
         index_elements=["company_id", "email_normalized"], set_=set_
     ).returning(*Lead.__table__.c)
+    def work(session: Session) -> LeadView:
+        # Core rows carry raw values; the column types (UTCDateTime) already made them aware.
+        lead = LeadView.model_validate(session.execute(stmt).one()._asdict())
+        # Only an insert keeps our `now` as created_at; the webhook event commits with the lead.
+        hooks.lead_saved(session, lead, created=lead.created_at == now)
+        return lead
+
     # Re-running the upsert after a dropped connection writes the same values again.
-    row = db.run(lambda session: session.execute(stmt).one())
-    # Core rows carry raw values; the column types (UTCDateTime) already made them aware.
-    return LeadView.model_validate(row._asdict())
+    return db.run(work)
 
 
 def record_meeting_link(db: Database, company_id: str, email: str, url: str) -> bool:
@@ -231,8 +237,19 @@ def record_meeting_link(db: Database, company_id: str, email: str, url: str) -> 
         update(Lead)
         .where(Lead.company_id == company_id, Lead.email_normalized == normalized)
         .values(meeting_link=url, updated_at=utcnow())
+        .returning(*Lead.__table__.c)
     )
-    return bool(db.run(lambda session: session.execute(stmt).rowcount))  # type: ignore[attr-defined]
+
+    def work(session: Session) -> bool:
+        row = session.execute(stmt).first()
+        lead = LeadView.model_validate(row._asdict()) if row is not None else None
+        hooks.meeting_requested(
+            session, company_id=company_id, session_id=lead.session_id if lead else None,
+            lead=lead, url=url,
+        )  # fmt: skip
+        return lead is not None
+
+    return db.run(work)
 
 
 def _as_bound(value: date | datetime, *, end: bool) -> datetime:

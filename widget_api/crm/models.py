@@ -165,3 +165,4 @@ class ToolCall(Base):
 # Tables declared in their own modules register on Base.metadata when imported: importing them
 # here lets Alembic (whose env.py imports this module) and the tests see every table.
 from widget_api.crm import record_models  # noqa: E402, F401
+from widget_api.crm import delivery_models, report_models  # noqa: E402, F401
