@@ -64,6 +64,9 @@ class SessionAnswer(BaseModel):
     transports: list[Literal["webrtc", "relay", "text"]]
     calls_url: str
     relay_path: str
+    max_duration_seconds: int = Field(
+        description="The conversation's time limit; the widget ends a WebRTC call after it."
+    )
 
 
 class ToolAnswer(BaseModel):
@@ -127,7 +130,7 @@ class Operation:
 
 
 _BODY_ERRORS = ("invalid_json", "payload_too_large", "unsupported_media_type", "validation_failed")
-_ADMIN_API = ("admin_token_invalid", "admin_forbidden", "unknown_company", "not_found",
+_ADMIN_API = ("admin_token_invalid", "rate_limited", "unknown_company", "not_found",
               "database_unavailable")  # fmt: skip
 _ADMIN_PAGE = ("unknown_company", "not_found", "database_unavailable")
 _LEAD_FILTERS = ("validation_failed", "lead_status_invalid")
@@ -145,8 +148,8 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/api/realtime/session", "post", "Start a conversation: secret and tool token.",
               {200: Answer(JSON_OK, SessionAnswer)},
               _BODY_ERRORS + ("unknown_company", "origin_not_allowed", "rate_limited",
-                              "daily_cap_reached", "realtime_unavailable", "upstream_error",
-                              "upstream_timeout"),
+                              "daily_cap_reached", "voice_budget_spent", "limits_unavailable",
+                              "realtime_unavailable", "upstream_error", "upstream_timeout"),
               body=SessionRequest, headers=("Origin",), tags=("widget",)),
     Operation("/api/chat/<company_id>/tool", "post", "Run one tool call the model made.",
               {200: Answer(JSON_OK, ToolAnswer)},

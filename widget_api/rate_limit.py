@@ -1,77 +1,112 @@
-"""In-process sliding-window rate limits for the session route.
+"""Rate limits, daily caps and counters on `limits` storage: in this process, or in Redis.
 
-Sessions cost money (each mints an OpenAI client secret), so they are limited per client address
-and per company per minute, and per company per UTC day. State lives in this process: the server
-runs one worker with many threads by default, so one limiter sees every request.
+The `limits` library (the engine under Flask-Limiter) keeps moving windows on memory storage
+(the embedded default: one process sees every request) or on Redis (`REDIS_URL`), where every
+worker and every host counts against the same keys. One `LimitStore` per process holds the
+storage; the session limiter, the voice budget and the admin sign-in guard all hit it.
+
+A storage outage raises `LimitsUnavailable`; each caller decides which way to fail (paid voice
+fails closed into text mode, a correct admin token still works).
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from limits.errors import StorageError
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
 from widget_api.errors import ApiError
 
-
-@dataclass
-class SlidingWindow:
-    """At most `limit` events per `window` seconds per key; thread-safe."""
-
-    limit: int
-    window: float
-    clock: Callable[[], float] = time.monotonic
-    _events: dict[str, deque[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def hit(self, key: str) -> float:
-        """Record one event: 0.0 when allowed, else seconds until a slot frees (not recorded)."""
-        now = self.clock()
-        with self._lock:
-            events = self._events.setdefault(key, deque())
-            while events and events[0] <= now - self.window:
-                events.popleft()
-            if len(events) >= self.limit:
-                return max(events[0] + self.window - now, 0.001)
-            events.append(now)
-            if len(self._events) > 10_000:
-                self._forget_idle(now)
-            return 0.0
-
-    def _forget_idle(self, now: float) -> None:
-        # Bounded memory under address churn: drop keys whose newest event left the window.
-        for key in [k for k, ev in self._events.items() if not ev or ev[-1] <= now - self.window]:
-            del self._events[key]
+# Redis answers in well under a millisecond on a healthy network; a stuck one must not hold a
+# request (or the relay's handler) for long.
+REDIS_TIMEOUT_SECONDS = 2.0
 
 
-@dataclass
-class DailyCounter:
-    """Events per key per UTC day; thread-safe."""
+class LimitsUnavailable(RuntimeError):
+    """The limit storage (Redis) did not answer."""
 
-    limit: int
-    clock: Callable[[], float] = time.time
-    _day: int = -1
-    _counts: dict[str, int] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def hit(self, key: str) -> float:
-        """Record one event; 0.0 when allowed, else the seconds until the next UTC day."""
-        now = self.clock()
-        day = int(now // 86400)
-        with self._lock:
-            if day != self._day:
-                self._day, self._counts = day, {}
-            if self._counts.get(key, 0) >= self.limit:
-                return (day + 1) * 86400 - now
-            self._counts[key] = self._counts.get(key, 0) + 1
-            return 0.0
+class LimitStore:
+    """The process's limit storage and its moving-window strategy."""
+
+    def __init__(self, redis_url: str | None = None, *, key_prefix: str = "widget") -> None:
+        if redis_url:
+            self.storage: Storage = storage_from_string(
+                redis_url,
+                key_prefix=key_prefix,
+                wrap_exceptions=True,
+                socket_timeout=REDIS_TIMEOUT_SECONDS,
+                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+            )
+        else:
+            self.storage = MemoryStorage(wrap_exceptions=True)
+        self.shared = bool(redis_url)
+        self._window = MovingWindowRateLimiter(self.storage)
+
+    def hit(self, item: RateLimitItem, *key: str, cost: int = 1) -> float:
+        """Count `cost` events: 0.0 when allowed, else seconds until a slot frees (not counted)."""
+        try:
+            if self._window.hit(item, *key, cost=cost):
+                return 0.0
+            return self.wait(item, *key)
+        except StorageError as exc:
+            raise LimitsUnavailable(type(exc.storage_error).__name__) from None
+
+    def blocked(self, item: RateLimitItem, *key: str) -> float:
+        """Seconds until one more event fits (0.0 when it fits now); counts nothing."""
+        try:
+            return 0.0 if self._window.test(item, *key) else self.wait(item, *key)
+        except StorageError as exc:
+            raise LimitsUnavailable(type(exc.storage_error).__name__) from None
+
+    def wait(self, item: RateLimitItem, *key: str) -> float:
+        reset = self._window.get_window_stats(item, *key).reset_time
+        return max(reset - time.time(), 0.001)
+
+    def add(self, key: str, amount: int, expiry_seconds: int) -> int:
+        """Atomically add `amount` (may be negative) to a plain counter; returns the new total."""
+        try:
+            return int(self.storage.incr(key, expiry_seconds, amount=amount))
+        except StorageError as exc:
+            raise LimitsUnavailable(type(exc.storage_error).__name__) from None
+
+    def clear(self, item: RateLimitItem, *key: str) -> None:
+        self._window.clear(item, *key)
+
+    def reset(self) -> None:
+        """Forget every count under this store's prefix (tests and benchmarks)."""
+        self.storage.reset()
+
+
+def retry_after(seconds: float) -> list[dict[str, int]]:
+    """The `details` entry the error handler turns into a Retry-After header."""
+    return [{"retry_after": max(1, math.ceil(seconds))}]
+
+
+@dataclass(frozen=True)
+class SessionLimits:
+    """What one address and one company may start: per minute, and per company per day."""
+
+    per_client_per_minute: int
+    per_company_per_minute: int
+    per_company_per_day: int
+
+    def items(self) -> tuple[RateLimitItem, RateLimitItem, RateLimitItem]:
+        return (
+            RateLimitItemPerMinute(self.per_client_per_minute, namespace="session-client"),
+            RateLimitItemPerMinute(self.per_company_per_minute, namespace="session-company"),
+            RateLimitItemPerDay(self.per_company_per_day, namespace="session-day"),
+        )
 
 
 class SessionRateLimiter:
-    """The session route's three limits, checked together."""
+    """The one budget every paid conversation start spends: a minted client secret (WebRTC)
+    and a relay's upstream connection alike, per client address, per company, per day."""
 
     def __init__(
         self,
@@ -79,20 +114,31 @@ class SessionRateLimiter:
         per_company_per_minute: int,
         per_company_per_day: int,
         *,
-        clock: Callable[[], float] = time.monotonic,
-        wall_clock: Callable[[], float] = time.time,
+        store: LimitStore | None = None,
     ) -> None:
-        self.per_client = SlidingWindow(per_client_per_minute, 60.0, clock)
-        self.per_company = SlidingWindow(per_company_per_minute, 60.0, clock)
-        self.daily = DailyCounter(per_company_per_day, wall_clock)
+        self.store = store or LimitStore()
+        self._client, self._company, self._day = SessionLimits(
+            per_client_per_minute, per_company_per_minute, per_company_per_day
+        ).items()
 
     def check(self, company_id: str, client: str) -> None:
-        """Count one session start, or raise `rate_limited` / `daily_cap_reached` (429)."""
-        wait = self.per_client.hit(f"{company_id}|{client}")
-        if not wait:
-            wait = self.per_company.hit(company_id)
-        if wait:
-            raise ApiError("rate_limited", details=[{"retry_after": math.ceil(wait)}])
-        wait = self.daily.hit(company_id)
-        if wait:
-            raise ApiError("daily_cap_reached", details=[{"retry_after": math.ceil(wait)}])
+        """Count one conversation start, or raise `rate_limited` / `daily_cap_reached` (429).
+
+        Raises LimitsUnavailable when the storage is down. All three windows are tested before
+        any is counted, so a start refused by the company's window does not use up the
+        address's own allowance.
+        """
+        store = self.store
+        checks = (
+            ("rate_limited", self._client, (company_id, client)),
+            ("rate_limited", self._company, (company_id,)),
+            ("daily_cap_reached", self._day, (company_id,)),
+        )
+        for code, item, key in checks:
+            wait = store.blocked(item, *key)
+            if wait:
+                raise ApiError(code, details=retry_after(wait))
+        for code, item, key in checks:
+            wait = store.hit(item, *key)
+            if wait:  # another worker took the last slot between the test and the hit
+                raise ApiError(code, details=retry_after(wait))

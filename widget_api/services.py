@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from widget_api.companies import CompanyRegistry
-from widget_api.rate_limit import SessionRateLimiter
+from widget_api.rate_limit import LimitStore, SessionRateLimiter
 from widget_api.realtime.client_secrets import ClientSecretMinter
 from widget_api.settings import Settings
 
@@ -84,6 +84,7 @@ def build_services(
             settings.session_rate_per_minute_per_client,
             settings.session_rate_per_minute_per_company,
             settings.session_daily_cap_per_company,
+            store=LimitStore(settings.redis_url, key_prefix=settings.limits_key_prefix),
         ),
         signing_key=settings.signing_key(),
         minter=ClientSecretMinter(settings) if settings.realtime_enabled else None,

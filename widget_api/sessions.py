@@ -10,6 +10,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from widget_api.admission import admit
 from widget_api.errors import ApiError
 from widget_api.instructions import build_instructions
 from widget_api.origins import is_origin_allowed
@@ -51,10 +52,16 @@ def start_realtime_session(
             "realtime_unavailable",
             details=[{"transports": ["text"], "relay_path": relay_path(company.id)}],
         )
-    services.rate_limiter.check(company.id, client)
+    # The same budget a relayed conversation spends; WebRTC runs between the browser and
+    # OpenAI, so the time limit travels in the secret's lifetime and the widget's own timer.
+    admission = admit(services, company, client, voice=True)
     tools = services.tools.declarations(company)
     session = build_session(company, tools, instructions=build_instructions(company))
-    secret = services.minter.mint(session)
+    try:
+        secret = services.minter.mint(session, ttl_seconds=admission.max_seconds)
+    except ApiError:
+        admission.settle(0)  # nothing was minted: the voice minutes go back
+        raise
     session_id = new_session_id()
     _record_start(services, company.id, session_id, voice[0])
     return {
@@ -69,6 +76,7 @@ def start_realtime_session(
         "transports": voice + ["text"],
         "calls_url": webrtc_calls_url(settings.openai_base_url),
         "relay_path": relay_path(company.id),
+        "max_duration_seconds": admission.max_seconds,
     }
 
 

@@ -1,67 +1,97 @@
-"""Sliding-window and daily limits for session starts."""
+"""Session limits, voice minutes and the limit storage: in this process and in real Redis."""
 
 from __future__ import annotations
 
 import threading
 
 import pytest
+from limits import RateLimitItemPerMinute
 
+from tests.redis_fixtures import REDIS_URL, redis_prefix, redis_store  # noqa: F401
+from widget_api.admission import MIN_VOICE_SECONDS, Admission, VoiceMinutes
 from widget_api.errors import ApiError
-from widget_api.rate_limit import SessionRateLimiter, SlidingWindow
+from widget_api.rate_limit import LimitsUnavailable, LimitStore, SessionRateLimiter
 
 
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_window_refuses_over_limit_and_frees_slots_as_time_passes() -> None:
-    clock = Clock()
-    window = SlidingWindow(limit=2, window=60, clock=clock)
-    assert window.hit("a") == 0 and window.hit("a") == 0
-    assert window.hit("a") > 0
-    assert window.hit("b") == 0  # keys are independent
-    clock.now += 60.5
-    assert window.hit("a") == 0
+def _codes(limiter: SessionRateLimiter, company: str, clients: list[str]) -> list[str]:
+    out = []
+    for client in clients:
+        try:
+            limiter.check(company, client)
+            out.append("ok")
+        except ApiError as err:
+            assert err.details[0]["retry_after"] >= 1
+            out.append(err.code)
+    return out
 
 
-def test_window_is_exact_under_threads() -> None:
-    window = SlidingWindow(limit=100, window=60)
-    allowed = []
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_limits_per_address_per_company_and_per_day(
+    storage: str, request: pytest.FixtureRequest
+) -> None:
+    store = request.getfixturevalue("redis_store") if storage == "redis" else LimitStore()
+    per_address = SessionRateLimiter(2, 100, 100, store=store)
+    assert _codes(per_address, "acme", ["a", "a", "a", "b"]) == ["ok", "ok", "rate_limited", "ok"]
+    per_company = SessionRateLimiter(100, 3, 100, store=store)
+    assert _codes(per_company, "globex", ["a", "b", "c", "d"]) == ["ok"] * 3 + ["rate_limited"]
+    daily = SessionRateLimiter(100, 100, 2, store=store)
+    assert _codes(daily, "initech", ["a", "b", "c"]) == ["ok", "ok", "daily_cap_reached"]
+
+
+def test_a_start_refused_by_the_company_does_not_use_the_address_allowance() -> None:
+    limiter = SessionRateLimiter(2, 1, 100)
+    assert _codes(limiter, "acme", ["a", "a"]) == ["ok", "rate_limited"]
+    # The address's second slot is still free for another company.
+    assert _codes(limiter, "globex", ["a"]) == ["ok"]
+
+
+def test_two_stores_on_one_redis_prefix_share_their_counts(redis_prefix: str) -> None:  # noqa: F811
+    """What two workers (or hosts) see: separate clients, one set of counts."""
+    first = SessionRateLimiter(3, 100, 100, store=LimitStore(REDIS_URL, key_prefix=redis_prefix))
+    second = SessionRateLimiter(3, 100, 100, store=LimitStore(REDIS_URL, key_prefix=redis_prefix))
+    codes = _codes(first, "acme", ["a", "a"]) + _codes(second, "acme", ["a", "a"])
+    assert codes == ["ok", "ok", "ok", "rate_limited"]
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_limits_are_exact_under_threads(storage: str, request: pytest.FixtureRequest) -> None:
+    store = request.getfixturevalue("redis_store") if storage == "redis" else LimitStore()
+    item = RateLimitItemPerMinute(40, namespace="threads")
+    allowed: list[bool] = []
 
     def worker() -> None:
-        for _ in range(50):
-            allowed.append(window.hit("k") == 0)
+        for _ in range(20):
+            allowed.append(store.hit(item, "k") == 0)
 
-    threads = [threading.Thread(target=worker) for _ in range(8)]
+    threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sum(allowed) == 100
+    assert sum(allowed) == 40
 
 
-def test_limiter_codes_per_client_company_and_day() -> None:
-    clock, wall = Clock(), Clock(86400 * 20_000 + 10)
-    limiter = SessionRateLimiter(2, 3, 4, clock=clock, wall_clock=wall)
-    limiter.check("acme", "1.1.1.1")
-    limiter.check("acme", "1.1.1.1")
-    with pytest.raises(ApiError) as info:
-        limiter.check("acme", "1.1.1.1")
-    assert info.value.code == "rate_limited"
-    assert info.value.details[0]["retry_after"] >= 1
-    limiter.check("acme", "2.2.2.2")
-    with pytest.raises(ApiError) as info:  # the company's per-minute limit
-        limiter.check("acme", "3.3.3.3")
-    assert info.value.code == "rate_limited"
-    clock.now += 61
-    limiter.check("acme", "4.4.4.4")
-    with pytest.raises(ApiError) as info:  # fifth start today
-        limiter.check("acme", "5.5.5.5")
-    assert info.value.code == "daily_cap_reached"
-    wall.now += 86400
-    clock.now += 61
-    limiter.check("acme", "5.5.5.5")
+def test_an_unreachable_redis_is_reported_not_hidden() -> None:
+    store = LimitStore("redis://127.0.0.1:9/0")  # the discard port: nothing listens
+    with pytest.raises(LimitsUnavailable):
+        store.hit(RateLimitItemPerMinute(1, namespace="down"), "k")
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_voice_minutes_never_overrun_the_day_and_unused_time_comes_back(
+    storage: str, request: pytest.FixtureRequest
+) -> None:
+    store = request.getfixturevalue("redis_store") if storage == "redis" else LimitStore()
+    minutes = VoiceMinutes(store)
+    budget = 5 * 60
+    grants = [minutes.reserve("acme", 120, budget)[0] for _ in range(4)]
+    assert grants == [120, 120, 60, 0]  # the last 60 s went to the third; nothing is left
+    Admission(120, 120, minutes.refunder("acme")).settle(30.2)  # used 31 s of 120
+    assert minutes.reserve("acme", 120, budget)[0] == 89
+    assert minutes.reserve("globex", 120, budget)[0] == 120  # companies are apart
+
+
+def test_a_reservation_under_the_minimum_is_refused_and_given_back() -> None:
+    minutes = VoiceMinutes(LimitStore())
+    assert minutes.reserve("acme", 600, MIN_VOICE_SECONDS - 1)[0] == 0
+    assert minutes.reserve("acme", 600, 600)[0] == 600  # the refused one reserved nothing

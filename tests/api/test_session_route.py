@@ -35,7 +35,7 @@ def test_session_answer_shape_and_tool_token(
     body = response.json
     assert set(body) == {
         "client_secret", "expires_at", "model", "session_id", "tool_token", "tools",
-        "transports", "calls_url", "relay_path",
+        "transports", "calls_url", "relay_path", "max_duration_seconds",
     }  # fmt: skip
     assert body["client_secret"].startswith("ek_")
     assert body["client_secret"] in fake_openai.issued_secrets

@@ -46,13 +46,19 @@ class ClientSecretMinter:
             max_retries=0,
         )
 
-    def mint(self, session: dict[str, Any]) -> ClientSecret:
-        """POST /realtime/client_secrets; raises ApiError upstream_timeout / upstream_error."""
+    def mint(self, session: dict[str, Any], ttl_seconds: int | None = None) -> ClientSecret:
+        """POST /realtime/client_secrets; raises ApiError upstream_timeout / upstream_error.
+
+        `ttl_seconds` shortens the secret's lifetime to the conversation's time limit (OpenAI
+        takes 10 to 7200 s); the configured lifetime is the ceiling.
+        """
         import openai
+
+        ttl = self.ttl_seconds if ttl_seconds is None else min(self.ttl_seconds, ttl_seconds)
 
         try:
             response = self._client.realtime.client_secrets.create(
-                expires_after={"anchor": "created_at", "seconds": self.ttl_seconds},
+                expires_after={"anchor": "created_at", "seconds": max(10, ttl)},
                 session=session,  # type: ignore[arg-type]
             )
             value, expires_at = response.value, int(response.expires_at)

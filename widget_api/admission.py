@@ -1,0 +1,171 @@
+"""Admitting paid conversations: one budget for WebRTC client secrets and relay upstreams.
+
+Every conversation that costs OpenAI money starts here, whichever way it connects: a client
+secret minted by `POST /api/realtime/session` (WebRTC) and an upstream Realtime connection
+opened by the relay. Both spend the same session limits (per address, per company, per day;
+`rate_limit.SessionRateLimiter`) and, for voice, the company's daily voice minutes.
+
+Voice minutes are reserved up front: a conversation may run for at most what it reserved
+(the company's maximum duration, or less when less is left today), so the day's total can never
+overrun the budget however many conversations run at once, on however many workers. A relayed
+conversation gives back what it did not use when it ends; a WebRTC conversation runs between
+the browser and OpenAI, so its whole reservation counts. `limits` windows cannot give events
+back, so the reservation is a plain counter on the same storage (atomic INCRBY on Redis).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from widget_api.errors import ApiError
+from widget_api.rate_limit import LimitsUnavailable, LimitStore, retry_after
+
+if TYPE_CHECKING:
+    from widget_api.companies.models import CompanyConfig
+    from widget_api.relay.contracts import ConversationLog
+    from widget_api.services import Services
+    from widget_api.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Less than this left today is not worth starting a voice conversation on.
+MIN_VOICE_SECONDS = 60
+_DAY = 86400
+
+
+def max_conversation_seconds(company: CompanyConfig, settings: Settings) -> int:
+    """The company's conversation time limit; never above the server's."""
+    ceiling = settings.relay_max_session_seconds
+    if company.max_conversation_minutes is None:
+        return ceiling
+    return min(ceiling, company.max_conversation_minutes * 60)
+
+
+def voice_seconds_per_day(company: CompanyConfig, settings: Settings) -> int:
+    minutes = company.voice_minutes_per_day
+    if minutes is None:
+        minutes = settings.voice_minutes_per_day_per_company
+    return minutes * 60
+
+
+def _no_refund(_seconds: int) -> None:
+    return None
+
+
+@dataclass
+class Admission:
+    """A conversation allowed to spend: its time limit and what it reserved of today's voice."""
+
+    max_seconds: int
+    reserved_seconds: int = 0
+    _refund: Callable[[int], None] = field(default=_no_refund, repr=False)
+    _settled: bool = field(default=False, repr=False)
+
+    def settle(self, used_seconds: float) -> None:
+        """Give back the reserved voice seconds the conversation did not use (once)."""
+        if self._settled:
+            return
+        self._settled = True
+        unused = self.reserved_seconds - math.ceil(max(used_seconds, 0.0))
+        if unused > 0:
+            try:
+                self._refund(unused)
+            except LimitsUnavailable:
+                log.warning("voice budget: could not give back %d unused seconds", unused)
+
+
+class VoiceMinutes:
+    """A company's voice seconds used per UTC day, on the process's limit storage."""
+
+    def __init__(self, store: LimitStore, clock: Callable[[], float] = time.time) -> None:
+        self._store = store
+        self._clock = clock
+
+    def reserve(self, company_id: str, wanted: int, budget: int) -> tuple[int, float]:
+        """Reserve up to `wanted` seconds of today's `budget`.
+
+        Returns (granted seconds, seconds until the next UTC day); 0 granted when less than
+        MIN_VOICE_SECONDS is left. The INCRBY is atomic, so concurrent reservations see a
+        strict order and their grants never add up to more than the budget.
+        """
+        now = self._clock()
+        key, until_tomorrow = self._key(company_id, now), _DAY - now % _DAY
+        total = self._store.add(key, wanted, 2 * _DAY)
+        granted = min(wanted, budget - (total - wanted))
+        if granted < MIN_VOICE_SECONDS:
+            self._store.add(key, -wanted, 2 * _DAY)
+            return 0, until_tomorrow
+        if granted < wanted:
+            self._store.add(key, granted - wanted, 2 * _DAY)
+        return granted, until_tomorrow
+
+    def refunder(self, company_id: str) -> Callable[[int], None]:
+        """Gives seconds back to the day they were reserved on (not to a later one)."""
+        key = self._key(company_id, self._clock())
+        return lambda seconds: self._store.add(key, -seconds, 2 * _DAY) and None
+
+    @staticmethod
+    def _key(company_id: str, now: float) -> str:
+        return f"voice-seconds/{company_id}/{int(now // _DAY)}"
+
+
+def admit(services: Services, company: CompanyConfig, client: str, *, voice: bool) -> Admission:
+    """Spend one conversation start of the company's budget, or raise why not.
+
+    Raises ApiError `rate_limited` / `daily_cap_reached` / `voice_budget_spent` (429, with a
+    retry time) or `limits_unavailable` (503: the shared storage is down, and paid
+    conversations fail closed).
+    """
+    settings = services.settings
+    longest = max_conversation_seconds(company, settings)
+    limiter = services.rate_limiter
+    try:
+        limiter.check(company.id, client)
+        if not voice:
+            return Admission(max_seconds=longest)
+        minutes = VoiceMinutes(limiter.store)
+        budget = voice_seconds_per_day(company, settings)
+        granted, until_tomorrow = minutes.reserve(company.id, longest, budget)
+    except LimitsUnavailable as exc:
+        log.warning("limit storage unavailable (%s): refusing a paid conversation", exc)
+        raise ApiError("limits_unavailable") from None
+    if not granted:
+        raise ApiError("voice_budget_spent", details=retry_after(until_tomorrow))
+    return Admission(granted, granted, minutes.refunder(company.id))
+
+
+class MeteredConversationLog:
+    """A conversation record that also settles the admission when the conversation ends.
+
+    Only time spent relayed to OpenAI counts (from the relay's `started("relay-…")`); a
+    conversation that fell back to the local engine gives its whole reservation back.
+    """
+
+    def __init__(
+        self,
+        inner: ConversationLog,
+        admission: Admission,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self._admission = admission
+        self._clock = clock
+        self._relayed_since: float | None = None
+
+    def started(self, transport: str) -> None:
+        if transport.startswith("relay"):
+            self._relayed_since = self._clock()
+        self._inner.started(transport)
+
+    def turn(self) -> None:
+        self._inner.turn()
+
+    def ended(self) -> None:
+        since = self._relayed_since
+        self._admission.settle(0.0 if since is None else self._clock() - since)
+        self._inner.ended()
