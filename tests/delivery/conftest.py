@@ -1,0 +1,35 @@
+"""Outbox and sender fixtures: the CRM databases (SQLite and PostgreSQL), a loopback receiver."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from scripts.webhook_receiver import WebhookReceiver
+from tests.crm.db_fixtures import _postgres_db, _sqlite_db, db  # noqa: F401
+from widget_api.crm.db import Database
+from widget_api.delivery.receivers import Receiver, Receivers
+from widget_api.delivery.sender import Sender, SenderConfig
+
+SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+ALL_EVENTS = frozenset(
+    {"lead.created", "lead.updated", "meeting.requested", "conversation.ended", "lead.deleted"}
+)
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    with WebhookReceiver(SECRET) as r:
+        yield r
+
+
+def make_sender(
+    db: Database, urls: list[str], *, allow_private: bool = True, **config: object
+) -> Sender:
+    """A sender for company `acme` with one receiver per URL, quick retries, no jitter surprises."""
+    receivers = Receivers(Receiver("acme", url, ALL_EVENTS, SECRET) for url in urls)
+    settings = {"origin": "https://widget.example", "backoff_seconds": 0.01,
+                "backoff_max_seconds": 0.05, "timeout_seconds": 1.0, "max_attempts": 4,
+                "concurrency": 4, "poll_seconds": 0.05, "allow_private": allow_private, **config}  # fmt: skip
+    return Sender(db, receivers, SenderConfig(**settings))  # type: ignore[arg-type]
