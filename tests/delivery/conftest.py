@@ -25,11 +25,13 @@ def receiver() -> Iterator[WebhookReceiver]:
 
 
 def make_sender(
-    db: Database, urls: list[str], *, allow_private: bool = True, **config: object
+    database: Database, urls: list[str], *, allow_private: bool = True, **config: object
 ) -> Sender:
-    """A sender for company `acme` with one receiver per URL, quick retries, no jitter surprises."""
+    """A sender for company `acme` with one receiver per URL and retries a few ms apart."""
     receivers = Receivers(Receiver("acme", url, ALL_EVENTS, SECRET) for url in urls)
-    settings = {"origin": "https://widget.example", "backoff_seconds": 0.01,
-                "backoff_max_seconds": 0.05, "timeout_seconds": 1.0, "max_attempts": 4,
-                "concurrency": 4, "poll_seconds": 0.05, "allow_private": allow_private, **config}  # fmt: skip
-    return Sender(db, receivers, SenderConfig(**settings))  # type: ignore[arg-type]
+    settings = {
+        "origin": "https://widget.example", "backoff_seconds": 0.01, "backoff_max_seconds": 0.05,
+        "timeout_seconds": 1.0, "max_attempts": 4, "concurrency": 4, "poll_seconds": 0.05,
+        "allow_private": allow_private, **config,
+    }  # fmt: skip
+    return Sender(database, receivers, SenderConfig(**settings))  # type: ignore[arg-type]

@@ -49,7 +49,9 @@ def test_delivery_is_signed_and_carries_lead_and_admin_link(
     payload = receiver.payloads[msg_id]
     assert payload["type"] == "lead.created"
     assert payload["data"]["lead"]["email"] == "ada@example.com"
-    assert payload["data"]["lead"]["admin_url"] == f"https://widget.example/admin/acme/leads/{lead_id}"
+    assert (
+        payload["data"]["lead"]["admin_url"] == f"https://widget.example/admin/acme/leads/{lead_id}"
+    )
     assert receiver.bad_signatures == 0
     assert receiver.headers[msg_id]["webhook-signature"].startswith("v1,")
 
@@ -64,8 +66,8 @@ def test_failures_are_retried_with_the_same_webhook_id(db: Database) -> None:
 
 
 def test_a_timeout_is_retried_and_the_duplicate_is_dropped_by_id(db: Database) -> None:
-    with WebhookReceiver(SECRET, hang_seconds=1.5,
-                         script=lambda _id, nth: "hang" if nth == 1 else "ok") as receiver:  # fmt: skip
+    first_hangs = lambda _id, nth: "hang" if nth == 1 else "ok"  # noqa: E731
+    with WebhookReceiver(SECRET, hang_seconds=1.5, script=first_hangs) as receiver:
         _lead(db)
         _drain(make_sender(db, [receiver.url], timeout_seconds=0.5))
         time.sleep(1.2)  # let the hung request finish its (late) work
