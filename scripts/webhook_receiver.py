@@ -19,7 +19,8 @@ from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
 
-# (webhook-id, attempt number at this receiver) -> "ok" | "fail" | "hang"
+# (webhook-id, attempt number at this receiver) -> "ok" | "fail" | "hang" | "stall"
+# hang: answer late but do the work; stall: answer late with a 503 and do nothing.
 Script = Callable[[str, int], str]
 
 
@@ -90,10 +91,12 @@ class WebhookReceiver:
         action = self._decide(msg_id)
         if action == "fail":
             return 500
-        if action == "hang":
-            # The sender gives up first; the work still happens (its answer is lost), so the
-            # retry that follows is a duplicate the id lets us drop.
+        if action in ("hang", "stall"):
+            # The sender gives up first; after a hang the work still happens (its answer is
+            # lost), so the retry that follows is a duplicate the id lets us drop.
             time.sleep(self.hang_seconds)
+            if action == "stall":
+                return 503
         self._accept(msg_id, payload, headers)
         return 200
 
