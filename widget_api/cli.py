@@ -78,7 +78,9 @@ def model_warnings(model: str, transcription_model: str) -> list[str]:
 
 def _migrate(settings: Settings) -> int:
     from widget_api.crm.db import Database
+    from widget_api.files import private_sqlite_file
 
+    private_sqlite_file(settings.effective_database_url)
     db = Database(settings.effective_database_url)
     try:
         db.upgrade()
@@ -105,19 +107,30 @@ def _serve(settings: Settings) -> int:
         print(f"  {company.id}: leads at /admin/{company.id}/leads, admin token in {where}")
     if not settings.realtime_enabled:
         print("  OPENAI_API_KEY is not set: the widget runs in text mode")
+    if settings.public_origin is None:
+        # Handshakes and frame-ancestors trust this origin, never a request's Host header.
+        print(f"  WIDGET_PUBLIC_ORIGIN is not set: this server is {settings.server_origin}")
     sys.stdout.flush()
     serve(settings)
     return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from widget_api.files import restrict_umask
+
     args = _parser().parse_args(argv)
     settings = _settings(args)
-    if args.command == "check-config":
-        return _check_config(settings)
-    if args.command == "migrate":
-        return _migrate(settings)
-    return _serve(settings)
+    # The data folder (leads, secrets, SQLite WAL, Chroma) is ours alone; the previous umask
+    # comes back when the command returns (it matters to callers such as tests).
+    previous = restrict_umask()
+    try:
+        if args.command == "check-config":
+            return _check_config(settings)
+        if args.command == "migrate":
+            return _migrate(settings)
+        return _serve(settings)
+    finally:
+        os.umask(previous)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,12 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "lead_status_invalid": ErrorSpec(422, "Status must be new, contacted, qualified or disqualified."),
     "tool_call_in_progress": ErrorSpec(409, "This tool call is still running; retry shortly."),
     "no_clip_found": ErrorSpec(404, "No demo clip fits that topic."),
+    # calls and phone
+    "browser_tools_disabled": ErrorSpec(403, "Tools run on the server for this company."),
+    "call_not_found": ErrorSpec(404, "No live call for this conversation."),
+    "webhook_signature_invalid": ErrorSpec(400, "The webhook signature does not verify."),
+    "twilio_signature_invalid": ErrorSpec(403, "The Twilio signature does not verify."),
+    "phone_not_configured": ErrorSpec(503, "The phone channel is not configured."),
     # server
     "database_unavailable": ErrorSpec(503, "The database is unavailable."),
     "internal_error": ErrorSpec(500, "Something went wrong on our side."),

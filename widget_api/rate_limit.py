@@ -11,16 +11,24 @@ fails closed into text mode, a correct admin token still works).
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from dataclasses import dataclass
 
-from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
+from limits import (
+    RateLimitItem,
+    RateLimitItemPerDay,
+    RateLimitItemPerMinute,
+    RateLimitItemPerSecond,
+)
 from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
 from widget_api.errors import ApiError
+
+log = logging.getLogger(__name__)
 
 # Redis answers in well under a millisecond on a healthy network; a stuck one must not hold a
 # request (or the relay's handler) for long.
@@ -142,3 +150,34 @@ class SessionRateLimiter:
             wait = store.hit(item, *key)
             if wait:  # another worker took the last slot between the test and the hit
                 raise ApiError(code, details=retry_after(wait))
+
+
+class FailedAttempts:
+    """Wrong secrets (admin bearer tokens, sign-ins) one address may try per window.
+
+    An address over its allowance is refused before its token is even compared (429 with
+    Retry-After), so guessing stays slow; the right token from any other address still works.
+    Counting is best effort: with the storage down, sign-ins are not blocked (a correct admin
+    token must keep working) and the outage is logged.
+    """
+
+    def __init__(self, store: LimitStore, limit: int, window_seconds: int) -> None:
+        self._store = store
+        self._item = RateLimitItemPerSecond(limit, window_seconds, namespace="admin-failures")
+
+    def check(self, client: str) -> None:
+        """Raise `rate_limited` (429) while `client` has used up its wrong attempts."""
+        try:
+            wait = self._store.blocked(self._item, client)
+        except LimitsUnavailable as exc:
+            log.warning("limit storage unavailable (%s): admin attempts not limited", exc)
+            return
+        if wait:
+            raise ApiError("rate_limited", details=retry_after(wait))
+
+    def failed(self, client: str) -> None:
+        """Count one wrong attempt from `client`."""
+        try:
+            self._store.hit(self._item, client)
+        except LimitsUnavailable as exc:
+            log.warning("limit storage unavailable (%s): admin failure not counted", exc)

@@ -56,8 +56,14 @@ def build_services(
     """Wire the parts together from one Settings object (loads the model unless given one)."""
     from knowledge import KnowledgeBase, KnowledgeConfig, load_embedder
     from widget_api.crm.db import Database
+    from widget_api.files import private_dir, private_sqlite_file
     from widget_api.tools.registry import ToolRunner
 
+    # Leads, transcripts, the knowledge base and secrets live here: the server's user only.
+    private_dir(settings.data_dir)
+    private_sqlite_file(settings.effective_database_url)
+    if settings.chroma_host is None:
+        private_dir(settings.effective_chroma_path)
     companies = CompanyRegistry.load(
         settings.companies_dir,
         env=os.environ if env is None else env,
@@ -100,7 +106,9 @@ def get_services(app: Flask) -> Services:
 @contextmanager
 def _prepare_lock(data_dir: Path) -> Iterator[None]:
     # Several workers (or a second `serve`) may start at once; one prepares, the others wait.
-    data_dir.mkdir(parents=True, exist_ok=True)
+    from widget_api.files import private_dir
+
+    private_dir(data_dir)
     with (data_dir / ".prepare.lock").open("w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
         try:

@@ -99,6 +99,18 @@ class Settings(BaseSettings):
         description="Longest conversation (a company's `max_conversation_minutes` may lower it).",
     )
     relay_idle_timeout_seconds: int = 120
+    resume_window_seconds: int = Field(
+        default=1800, ge=0, le=86400,
+        description="How long after its last activity a conversation can be continued (reload, "
+        "another page of the site, an idle close).",
+    )
+
+    # --- privacy -----------------------------------------------------------------------------
+    retention_days: int | None = Field(
+        default=None, ge=1,
+        description="Conversations and leads older than this are deleted by `leads purge`; "
+        "kept until deleted when unset.",
+    )
 
     # --- server ----------------------------------------------------------------------------
     host: str = "127.0.0.1"
@@ -191,11 +203,10 @@ class Settings(BaseSettings):
         """The tool-token signing key: configured, or generated once and kept in data_dir."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
+        from widget_api.files import create_secret_file
+
         key_file = self.data_dir / "secret_key"
-        if not key_file.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            key_file.write_text(secrets.token_urlsafe(48))
-            key_file.chmod(0o600)
+        create_secret_file(key_file, secrets.token_urlsafe(48))  # 0600 from the open on
         return key_file.read_text().strip().encode()
 
 

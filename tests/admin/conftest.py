@@ -13,6 +13,7 @@ from pydantic import SecretStr
 from tests.crm.db_fixtures import _postgres_db, _sqlite_db, db, fresh_database_url  # noqa: F401
 from widget_api.companies import CompanyRegistry, load_company_file
 from widget_api.crm.db import Database
+from widget_api.rate_limit import SessionRateLimiter
 from widget_api.settings import BUNDLED_COMPANIES_DIR, Settings
 
 ACME_TOKEN = "acme-admin-token-0123456789"
@@ -39,8 +40,9 @@ def app(db: Database, companies: CompanyRegistry, tmp_path: Path) -> Flask:  # n
     settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
     flask_app = Flask("widget_api.app")
     flask_app.extensions[EXTENSION_KEY] = SimpleNamespace(
-        settings=settings, companies=companies, db=db, signing_key=b"k" * 48
-    )
+        settings=settings, companies=companies, db=db, signing_key=b"k" * 48,
+        rate_limiter=SessionRateLimiter(10, 10, 10),
+    )  # fmt: skip
     _register_error_handlers(flask_app)
     flask_app.register_blueprint(admin.bp)
     return flask_app

@@ -39,7 +39,7 @@ def leads(db: Database) -> Database:
         ({"Authorization": "Bearer "}, 401, "admin_token_invalid"),
         ({"Authorization": "Bearer wrong-token"}, 401, "admin_token_invalid"),
         ({"Authorization": f"Basic {ACME_TOKEN}"}, 401, "admin_token_invalid"),
-        ({"Authorization": f"Bearer {GLOBEX_TOKEN}"}, 403, "admin_forbidden"),
+        ({"Authorization": f"Bearer {GLOBEX_TOKEN}"}, 401, "admin_token_invalid"),
     ],
 )
 @pytest.mark.parametrize(

@@ -126,8 +126,9 @@ def test_empty_folder_is_an_error(tmp_path: Path) -> None:
 def test_admin_token_from_env_or_generated_once(tmp_path: Path) -> None:
     companies = tmp_path / "companies"
     shutil.copytree(BUNDLED_COMPANIES_DIR, companies)
-    from_env = CompanyRegistry.load(companies, env={"ACME_ADMIN_TOKEN": "s3cret-token"})
-    assert from_env.get("acme").admin_token.get_secret_value() == "s3cret-token"  # type: ignore[union-attr]
+    env_token = "s3cret-token-" + "x" * 20
+    from_env = CompanyRegistry.load(companies, env={"ACME_ADMIN_TOKEN": env_token})
+    assert from_env.get("acme").admin_token.get_secret_value() == env_token  # type: ignore[union-attr]
     first = CompanyRegistry.load(companies, env={}, secrets_dir=tmp_path / "data")
     again = CompanyRegistry.load(companies, env={}, secrets_dir=tmp_path / "data")
     token = first.get("acme").admin_token

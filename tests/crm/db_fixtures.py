@@ -26,6 +26,8 @@ TABLES = (
     # webhook outbox and reports (issue 10)
     "webhook_deliveries", "outbox_events", "report_questions", "report_question_vectors",
     "report_meeting_links", "report_bookings", "report_daily_counters",
+    # per-turn latency (issue 12)
+    "turn_latencies",
 )  # fmt: skip
 
 

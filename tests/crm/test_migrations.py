@@ -20,6 +20,8 @@ CRM_TABLES = {
     # webhook outbox and reports (issue 10)
     "outbox_events", "webhook_deliveries", "report_questions", "report_question_vectors",
     "report_meeting_links", "report_bookings", "report_daily_counters",
+    # per-turn latency (issue 12)
+    "turn_latencies",
 }  # fmt: skip
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import secrets
 import socket
 import threading
@@ -18,9 +19,10 @@ from typing import Any
 
 from aiohttp import web
 
-from . import rest, ws
+from . import call_control, rest, ws
 from .cors import cors
 from .faults import ENDPOINTS, Endpoint, Fault, FaultKind
+from .protocol import new_id
 from .recording import ConnectionRecord
 from .script import Script, Turn
 from .session_config import effective_session
@@ -100,6 +102,7 @@ class FakeOpenAI:
         from . import calls  # WebRTC is optional: /calls degrades without aiortc
 
         calls.register(app, self._state)
+        call_control.register(app, self._state)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
         await self._runner.setup()
         await self._listen(self._requested_port)
@@ -243,6 +246,50 @@ class FakeOpenAI:
     def call_requests(self) -> list[dict[str, Any]]:
         """POST /v1/realtime/calls requests (headers redacted, SDP offer text)."""
         return self._state.recorder.snapshot("call_requests")
+
+    @property
+    def call_actions(self) -> list[dict[str, Any]]:
+        """`/calls/{id}/accept|reject|hangup|refer` requests: `{call_id, action, body}`."""
+        with self._state.recorder.lock:
+            return copy.deepcopy(self._state.extras.get("call_actions", []))
+
+    # -- calls: server-side ends and incoming SIP calls -------------------------------------
+
+    def end_call(self, call_id: str) -> None:
+        """OpenAI ends a call (e.g. its maximum duration): as a hang-up, without the request."""
+        call = self._state.extras["call_objects"][call_id]
+        self._call(call_control.close_call(self._state, call))
+
+    def incoming_sip_call(
+        self, webhook_url: str, secret: str, *, to_number: str, from_number: str,
+        bad_signature: bool = False,
+    ) -> tuple[str, int]:  # fmt: skip
+        """Ring: a SIP call to `to_number` and its signed webhook to the app; (call_id, status)."""
+        return self._call(  # type: ignore[no-any-return]
+            call_control.ring(
+                self._state, webhook_url, secret, to_number, from_number,
+                bad_signature=bad_signature,
+            ),  # fmt: skip
+            timeout=30,
+        )
+
+    def answered_call(self, session: dict[str, Any] | None = None) -> str:
+        """A SIP call already accepted with `session` (no webhook): for sideband tests."""
+
+        async def make() -> str:
+            call = call_control.SipCall(self._state, new_id("rtc"), [])
+            call.accept(session or {"type": "realtime"})
+            self._state.extras["call_objects"][call.call_id] = call
+            return call.call_id
+
+        return self._call(make())  # type: ignore[no-any-return]
+
+    def sip_speak(self, call_id: str, ms: int) -> None:
+        """The SIP caller talks for `ms` (the call's simulated VAD counts the length)."""
+        self._call(call_control.feed_audio(self._state, call_id, ms))
+
+    def sip_call_status(self, call_id: str) -> str:
+        return str(self._state.extras["call_objects"][call_id].status)
 
     def wait_for(
         self, predicate: Callable[[FakeOpenAI], Any], timeout: float = 5.0, interval: float = 0.01

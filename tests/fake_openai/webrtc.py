@@ -159,6 +159,9 @@ class Call:
             task.cancel()
         self.track.stop()
         await self.pc.close()
+        for ws in list(self.state.extras.get("sidebands", {}).get(self.call_id, ())):
+            with contextlib.suppress(Exception):
+                await ws.close(code=1000)  # the call is over for every connection to it
 
 
 def install(state: FakeState) -> None:

@@ -210,11 +210,15 @@ async def _run_sideband(
         state.recorder.note_sent(record, event)
         await ws.send_str(json.dumps({"type": event["type"], "event_id": new_id("event"), **event}))
     session.add_sender(ws.send_str)
+    # A hang-up (or the call's end) closes the sidebands too (call_control.close_call).
+    sidebands = state.extras.setdefault("sidebands", {}).setdefault(call.call_id, set())
+    sidebands.add(ws)
     try:
         async for msg in ws:
             if msg.type == WSMsgType.TEXT:
                 await session.handle_text(msg.data)
     finally:
+        sidebands.discard(ws)
         session.remove_sender(ws.send_str)
         state.recorder.update(record, closed=True, closed_by="client", close_code=ws.close_code)
 

@@ -185,9 +185,10 @@ class CompanyConfig(_Strict):
     phone_numbers: list[Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]] = Field(
         default_factory=list, max_length=20
     )
-    # Embeds from before the sideband ran tools in the browser and POST them to
-    # /api/chat/<id>/tool; keep that path open for them (new calls: the server runs tools).
-    browser_tool_calls: bool = False
+    # Embeds from before the sideband ran WebRTC tool calls in the browser and POST them to
+    # /api/chat/<id>/tool. Current embeds report their call and the server runs the tools;
+    # turn this off once no old embed is cached anywhere.
+    browser_tool_calls: bool = True
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
     transport: Transport = "auto"
     theme: Theme = Field(default_factory=lambda: Theme.model_validate({}))

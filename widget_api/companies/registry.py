@@ -19,10 +19,13 @@ from pydantic import SecretStr, ValidationError
 
 from widget_api.companies.models import CompanyConfig
 from widget_api.errors import ApiError
+from widget_api.files import create_secret_file
 
 log = logging.getLogger(__name__)
 
 CONFIG_SUFFIXES = (".toml", ".yaml", ".yml")
+# An admin token opens every lead of a company; shorter ones are refused at start-up.
+MIN_ADMIN_TOKEN_CHARS = 32
 
 
 class CompanyConfigError(Exception):
@@ -72,17 +75,26 @@ def load_company_file(path: Path) -> CompanyConfig:
 def _admin_token(
     company: CompanyConfig, env: Mapping[str, str], secrets_dir: Path | None
 ) -> SecretStr | None:
-    """The company's admin token: from its env var, else generated once into `secrets_dir`."""
+    """The company's admin token: from its env var, else generated once into `secrets_dir`.
+
+    Raises CompanyConfigError for a token shorter than MIN_ADMIN_TOKEN_CHARS (the length only,
+    never the token, is named).
+    """
     if company.admin_token_env and env.get(company.admin_token_env):
-        return SecretStr(env[company.admin_token_env])
-    if secrets_dir is None:
+        token, where = env[company.admin_token_env].strip(), f"${company.admin_token_env}"
+    elif secrets_dir is None:
         return None
-    token_file = admin_token_path(secrets_dir, company.id)
-    if not token_file.exists():
-        token_file.parent.mkdir(parents=True, exist_ok=True)
-        token_file.write_text(secrets.token_urlsafe(32))
-        token_file.chmod(0o600)
-    return SecretStr(token_file.read_text().strip())
+    else:
+        token_file = admin_token_path(secrets_dir, company.id)
+        create_secret_file(token_file, secrets.token_urlsafe(32))
+        token, where = token_file.read_text().strip(), str(token_file)
+    if len(token) < MIN_ADMIN_TOKEN_CHARS:
+        raise CompanyConfigError([
+            f"{company.id}: admin token in {where} has {len(token)} characters; at least "
+            f"{MIN_ADMIN_TOKEN_CHARS} are required (e.g. `python -c 'import secrets; "
+            "print(secrets.token_urlsafe(32))'`)"
+        ])  # fmt: skip
+    return SecretStr(token)
 
 
 def admin_token_path(secrets_dir: Path, company_id: str) -> Path:
@@ -125,7 +137,11 @@ class CompanyRegistry:
                 problems.append(f"{path}: id: {company.id!r} is also defined in {seen[company.id]}")
                 continue
             seen[company.id] = path
-            token = _admin_token(company, env or {}, secrets_dir)
+            try:
+                token = _admin_token(company, env or {}, secrets_dir)
+            except CompanyConfigError as exc:
+                problems.extend(exc.problems)
+                continue
             companies.append(company.model_copy(update={"admin_token": token}))
         if problems:
             raise CompanyConfigError(problems)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -61,24 +60,14 @@ def bearer_token(header: str | None) -> str | None:
     return (value.strip() or None) if scheme.lower() == "bearer" else None
 
 
-def authorize(
-    candidate: str | None, company: Any, others: Iterable[Any], settings: Any = None
-) -> None:
-    """Raise unless `candidate` is this company's admin token.
+def authorize(candidate: str | None, company: Any, settings: Any = None) -> None:
+    """Raise `admin_token_invalid` (401) unless `candidate` is this company's admin token.
 
-    A token that belongs to another company is told apart (403 `admin_forbidden`) from a
-    missing or unknown one (401 `admin_token_invalid`), so an operator sees which is wrong.
+    Another company's token is just a wrong token here: telling it apart would confirm to a
+    guesser that a string is some company's valid token.
     """
-    if not candidate:
+    if not token_matches(candidate or "", resolve_admin_token(company, settings)):
         raise ApiError("admin_token_invalid")
-    if token_matches(candidate, resolve_admin_token(company, settings)):
-        return
-    for other in others:
-        if other.id != company.id and token_matches(
-            candidate, resolve_admin_token(other, settings)
-        ):
-            raise ApiError("admin_forbidden")
-    raise ApiError("admin_token_invalid")
 
 
 @dataclass(frozen=True)

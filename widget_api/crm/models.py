@@ -166,3 +166,4 @@ class ToolCall(Base):
 # here lets Alembic (whose env.py imports this module) and the tests see every table.
 from widget_api.crm import record_models  # noqa: E402, F401
 from widget_api.crm import delivery_models, report_models  # noqa: E402, F401
+from widget_api.crm import latency_models  # noqa: E402, F401

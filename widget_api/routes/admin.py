@@ -20,6 +20,7 @@ from widget_api.crm.export import leads_to_csv, leads_to_json
 from widget_api.crm.leads import LeadView, count_leads, get_lead, list_leads, parse_sort, set_status
 from widget_api.crm.models import LEAD_STATUSES
 from widget_api.errors import ApiError
+from widget_api.rate_limit import FailedAttempts
 
 bp = Blueprint("admin", __name__, template_folder="../templates")
 
@@ -89,11 +90,30 @@ def _token(company: Any) -> str | None:
 # --- JSON API ---------------------------------------------------------------------------------
 
 
+def _failed_attempts() -> FailedAttempts:
+    settings = _services().settings
+    return FailedAttempts(
+        _services().rate_limiter.store,
+        settings.admin_failed_attempts_per_address,
+        settings.admin_failed_attempts_window_seconds,
+    )
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
 def _api_auth(company_id: str) -> Any:
     company = _company(company_id)
-    services = _services()
     candidate = admin_auth.bearer_token(request.headers.get("Authorization"))
-    admin_auth.authorize(candidate, company, services.companies.all(), services.settings)
+    guard = _failed_attempts()
+    guard.check(_client())  # 429 while this address is out of wrong attempts
+    try:
+        admin_auth.authorize(candidate, company, _services().settings)
+    except ApiError:
+        if candidate:  # a guess; a request without any token is not one
+            guard.failed(_client())
+        raise
     return company
 
 
@@ -211,7 +231,14 @@ def login(company_id: str) -> Any:
     if not _same_origin():
         raise ApiError("csrf_failed")
     token = _token(company)
+    guard = _failed_attempts()
+    try:
+        guard.check(_client())
+    except ApiError as blocked:
+        page, status = _login_page(company, failed=True, status=blocked.status)
+        return page, status, {"Retry-After": str(blocked.details[0]["retry_after"])}
     if not admin_auth.token_matches(request.form.get("token", ""), token):
+        guard.failed(_client())
         return _login_page(company, failed=True)
     response = redirect(url_for("admin.page", company_id=company_id), code=303)
     cookie = admin_auth.issue_session_cookie(_services().signing_key, company_id, token or "")

@@ -37,6 +37,8 @@ def run_tool(company_id: str):  # type: ignore[no-untyped-def]
     """Run one tool call (idempotent per session and call id); answers `{output}`."""
     services = get_services(current_app)
     company = services.companies.get(company_id)
+    if not company.browser_tool_calls:  # the server answers this company's calls (sideband)
+        raise ApiError("browser_tools_disabled")
     token = _bearer()
     body = json_body(ToolCallRequest)
     verify_tool_token(

@@ -1,0 +1,168 @@
+"""Server-side calls: OpenAI call control (accept, reject, hang up) and one agent per call.
+
+`CallControl` wraps the official SDK's `client.realtime.calls` (REST, standard key).
+`CallRegistry` starts at most one `CallAgent` per call id (so at most one extra upstream
+connection per call) and wires it to the product: the tool runner, the conversation record and
+the hang-up. It holds no Flask state; routes pass it what they parsed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from widget_api.realtime.call_agent import CallAgent, CallHooks, Socket, TranscriptLine
+
+if TYPE_CHECKING:
+    from widget_api.companies.models import CompanyConfig
+    from widget_api.services import Services
+
+log = logging.getLogger(__name__)
+
+MAX_AGENTS = 1000  # finished agents are dropped; this bounds live ones per process
+
+
+def sideband_url(base_url: str, call_id: str) -> str:
+    """`wss://host/v1/realtime?call_id=...` from the REST base URL (http→ws, https→wss)."""
+    from widget_api.relay.upstream import realtime_url
+
+    return realtime_url(base_url, "x").split("?", 1)[0] + "?call_id=" + quote(call_id, safe="")
+
+
+class CallControl:
+    """`POST /realtime/calls/{id}/accept|reject|hangup` through the SDK (standard key)."""
+
+    def __init__(self, api_key: str, base_url: str, timeout: float) -> None:
+        import openai  # seconds to import; only servers with a key need it
+
+        self.api_key, self.base_url, self.timeout = api_key, base_url, timeout
+        self._client = openai.OpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout, max_retries=1
+        )
+
+    def accept(self, call_id: str, session: dict[str, Any]) -> None:
+        self._client.realtime.calls.accept(call_id, **session)
+
+    def reject(self, call_id: str, status_code: int = 486) -> None:
+        self._client.realtime.calls.reject(call_id, status_code=status_code)
+
+    def hangup(self, call_id: str) -> None:
+        self._client.realtime.calls.hangup(call_id)
+
+    def connect_sideband(self, call_id: str) -> Socket:
+        """Open the sideband WebSocket for a call (§3.4); `model` is not sent (ignored there)."""
+        from websockets.sync.client import connect
+
+        return connect(
+            sideband_url(self.base_url, call_id),
+            additional_headers={"Authorization": f"Bearer {self.api_key}"},
+            open_timeout=self.timeout,
+            max_size=None,
+        )
+
+
+@dataclass(frozen=True)
+class CallSpec:
+    """Who a call belongs to and how long it may last."""
+
+    call_id: str
+    company: CompanyConfig
+    session_id: str
+    channel: str  # "webrtc" | "sip"
+    max_seconds: float
+    greet: bool = False
+
+
+class CallRegistry:
+    """The live call agents of this process, one per call id."""
+
+    def __init__(self, services: Services, control: CallControl) -> None:
+        self._services, self.control = services, control
+        self._lock = threading.Lock()
+        self._agents: dict[str, CallAgent] = {}
+        self._by_session: dict[str, str] = {}
+
+    def start(self, spec: CallSpec) -> CallAgent:
+        """The call's agent, started once (a repeated report of the same call reuses it)."""
+        with self._lock:
+            self._forget_finished()
+            existing = self._agents.get(spec.call_id)
+            if existing is not None:
+                return existing
+            if len(self._agents) >= MAX_AGENTS:
+                raise RuntimeError("too many live calls")
+            agent = CallAgent(
+                spec.call_id, self._hooks(spec), max_seconds=spec.max_seconds, greet=spec.greet
+            )
+            self._agents[spec.call_id] = agent
+            self._by_session[spec.session_id] = spec.call_id
+        return agent.start()
+
+    def for_session(self, session_id: str) -> CallAgent | None:
+        with self._lock:
+            call_id = self._by_session.get(session_id)
+            return self._agents.get(call_id) if call_id else None
+
+    def get(self, call_id: str) -> CallAgent | None:
+        with self._lock:
+            return self._agents.get(call_id)
+
+    def end_all(self, wait: float = 2.0) -> None:
+        with self._lock:
+            agents = list(self._agents.values())
+        for agent in agents:
+            agent.end("ended_by_server", wait=wait)
+
+    def _forget_finished(self) -> None:
+        for call_id in [c for c, a in self._agents.items() if a.finished]:
+            del self._agents[call_id]
+        live = set(self._agents)
+        for session_id in [s for s, c in self._by_session.items() if c not in live]:
+            del self._by_session[session_id]
+
+    def _hooks(self, spec: CallSpec) -> CallHooks:
+        from widget_api.tools.registry import ToolContext
+
+        services = self._services
+        ctx = ToolContext(company=spec.company, session_id=spec.session_id, channel="voice")
+
+        def run_tool(call_id: str, name: str, arguments: str) -> tuple[str, bool]:
+            outcome = services.tools.run(ctx, call_id, name, arguments)
+            return outcome.output, outcome.ok
+
+        return CallHooks(
+            connect=self.control.connect_sideband,
+            run_tool=run_tool,
+            record=lambda lines: record_lines(services, spec, lines),
+            finish=lambda reason, summary: record_end(services, spec.session_id, reason, summary),
+            hangup=self.control.hangup,
+        )
+
+
+def record_lines(services: Services, spec: CallSpec, lines: Sequence[TranscriptLine]) -> None:
+    """Transcript lines into the conversation record (the same store as web conversations)."""
+    from widget_api.crm import record
+
+    out = [
+        record.tool_line(
+            line.tool_call_id or "", line.tool_name or "", line.arguments or "{}", line.text,
+            bool(line.tool_ok),
+        )
+        if line.role == "tool"
+        else record.Line(line.role, line.text)
+        for line in lines
+    ]  # fmt: skip
+    record.append_lines(services.db, spec.company.id, spec.session_id, out)
+
+
+def record_end(services: Services, session_id: str, reason: str, summary: str | None) -> None:
+    from widget_api.crm import record
+
+    try:
+        record.end(services.db, session_id, reason=reason, summary=summary)
+    except Exception:
+        log.exception("could not record a call's end")
