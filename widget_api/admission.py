@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from widget_api.errors import ApiError
-from widget_api.rate_limit import LimitsUnavailable, LimitStore, retry_after
+from widget_api.rate_limit import LimitStore, LimitsUnavailable, retry_after
 
 if TYPE_CHECKING:
     from widget_api.companies.models import CompanyConfig

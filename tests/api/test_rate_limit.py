@@ -10,7 +10,7 @@ from limits import RateLimitItemPerMinute
 from tests.redis_fixtures import REDIS_URL, redis_prefix, redis_store  # noqa: F401
 from widget_api.admission import MIN_VOICE_SECONDS, Admission, VoiceMinutes
 from widget_api.errors import ApiError
-from widget_api.rate_limit import LimitsUnavailable, LimitStore, SessionRateLimiter
+from widget_api.rate_limit import LimitStore, LimitsUnavailable, SessionRateLimiter
 
 
 def _codes(limiter: SessionRateLimiter, company: str, clients: list[str]) -> list[str]:
