@@ -3,25 +3,21 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePath
 from typing import Any
 
 from knowledge.config import KnowledgeConfig
 from knowledge.embedding import Embedder
-from knowledge.errors import KnowledgeUnavailable, LoadError
-from knowledge.models import Document, DocumentInfo, DocumentPlan, IngestReport, SearchHit
+from knowledge.errors import KnowledgeUnavailable
+from knowledge.loaders import DEFAULT_MAX_TEXT_BYTES
+from knowledge.models import DocumentInfo, DocumentPlan, IngestReport, SearchHit
 from knowledge.search import Searcher
+from knowledge.sources import LoadRequest, LoadResult, is_url, load_all
 from knowledge.store import ChromaStore, collection_names, validate_company_id
 from knowledge.sync import Progress, Syncer, read_manifest
 
 log = logging.getLogger(__name__)
-
-LoadResult = Document | DocumentPlan  # a loaded document, or a failed one
-
-
-def is_url(source: str | Path) -> bool:
-    return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
 
 
 class KnowledgeBase:
@@ -68,6 +64,7 @@ class KnowledgeBase:
                 tags=[t for t in str(m.get("tags", "")).split(",") if t],
                 content_hash=str(m.get("fingerprint", "")),
                 updated_at=str(m.get("updated_at", "")),
+                source_set=str(m.get("source_set", "")),
             )
             for src, m in sorted(manifest.items())
         ]
@@ -89,18 +86,41 @@ class KnowledgeBase:
         sitemaps: Sequence[str] = (),
         allow_private_hosts: bool = False,
         progress: Progress | None = None,
+        source_name: str | None = None,
+        base_url: str | None = None,
+        max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
     ) -> IngestReport:
-        """Load files, folders, URLs and sitemaps and sync them into the company's store."""
+        """Load files, folders, URLs and sitemaps and sync them into the company's store.
+
+        Every document belongs to a source set: `source_name`, or by default one set per
+        folder, file, URL or sitemap given. `prune` removes vanished documents of those sets
+        only. `base_url` gives files their public docs-site URL.
+        """
         validate_company_id(company_id)
-        loaded = list(self._load_all(sources, sitemaps, allow_private_hosts))
-        if prune and any(
-            isinstance(d, DocumentPlan) and d.source in _sitemap_keys(sitemaps) for d in loaded
-        ):
-            # An unreachable sitemap would look like "every page is gone": never prune on that.
-            log.warning("a sitemap failed to load; not pruning this run")
-            prune = False
+        request = LoadRequest(
+            sources=list(sources),
+            sitemaps=list(sitemaps),
+            allow_private_hosts=allow_private_hosts,
+            source_name=source_name,
+            base_url=base_url,
+            max_text_bytes=max_text_bytes,
+        )
+        loaded = list(load_all(request))
+        sets = request.source_sets()
+        broken = {d.source_set for d in loaded if isinstance(d, DocumentPlan)
+                  and d.source in request.roots()}  # fmt: skip
+        if prune and broken:
+            # An unreachable sitemap or a missing folder would look like "every page is
+            # gone": never prune a set on that.
+            log.warning("not pruning %s: its sitemap or folder failed to load", sorted(broken))
         return self.ingest_documents(
-            company_id, loaded, tags=tags, prune=prune, dry_run=dry_run, progress=progress
+            company_id,
+            loaded,
+            tags=tags,
+            prune=prune,
+            dry_run=dry_run,
+            progress=progress,
+            prune_sets=sets - broken,
         )
 
     def ingest_documents(
@@ -112,8 +132,14 @@ class KnowledgeBase:
         prune: bool = False,
         dry_run: bool = False,
         progress: Progress | None = None,
+        prune_sets: set[str] | None = None,
     ) -> IngestReport:
-        """Sync already-loaded documents (failed loads pass through as failed plans)."""
+        """Sync already-loaded documents (failed loads pass through as failed plans).
+
+        Each document is isolated: one that cannot be chunked or embedded is reported failed
+        and the others are stored. `prune` removes documents of `prune_sets` (default: the
+        source sets of `documents`) that were not among them.
+        """
         chunks_name, manifest_name = collection_names(company_id)
         create = not dry_run
         chunks = self.store.collection(chunks_name, create=create)
@@ -130,36 +156,76 @@ class KnowledgeBase:
             on_first_write=lambda: self.store.bump_version(chunks_name),
         )
         report = IngestReport(company_id, dry_run)
+        items = documents if isinstance(documents, list) else list(documents)
+        if progress:
+            progress("document", 0, len(items))
         seen: set[str] = set()
+        sets: set[str] = set()
+        legacy = _LegacyKeys(syncer.known)
         try:
-            for item in documents:
-                if isinstance(item, DocumentPlan):
-                    report.documents.append(item)
-                    seen.add(item.source)
-                    continue
+            for item in items:
                 if item.source in seen:
                     continue
                 seen.add(item.source)
-                report.documents.append(syncer.plan_document(item, tags))
+                sets.add(item.source_set)
+                report.documents.append(self._plan(syncer, item, tags, legacy))
                 if progress:
-                    progress("document", 1, 0)
+                    progress("document", 1, len(items))
             syncer.flush()
+            for plan, old in legacy.moved:
+                if plan.status != "failed":
+                    plan.chunks_removed += syncer.remove_source(old)
             if prune:
-                for source in syncer.orphan_sources(seen):
+                keep = seen | {old for _, old in legacy.moved}
+                scope = sets if prune_sets is None else prune_sets
+                for source in syncer.orphan_sources(keep, scope):
                     removed = syncer.remove_source(source)
-                    report.documents.append(DocumentPlan(source, "removed", chunks_removed=removed))
+                    set_name = str(syncer.known.get(source, {}).get("source_set", ""))
+                    report.documents.append(
+                        DocumentPlan(source, "removed", chunks_removed=removed, source_set=set_name)
+                    )
         finally:
             if syncer.wrote:
                 self._settle(chunks_name)
         return report
 
+    @staticmethod
+    def _plan(
+        syncer: Syncer, item: LoadResult, tags: Sequence[str], legacy: _LegacyKeys
+    ) -> DocumentPlan:
+        """One document's plan; a failure of this document never stops the run."""
+        if isinstance(item, DocumentPlan):
+            return item
+        try:
+            plan = syncer.plan_document(item, tags)
+        except KnowledgeUnavailable:
+            raise
+        except Exception as exc:  # chunking bugs, odd text: report, keep going
+            log.warning("document %s failed: %s", item.source, type(exc).__name__)
+            return DocumentPlan(
+                item.source,
+                "failed",
+                error=f"{item.source}: {type(exc).__name__} ({exc})",
+                source_set=item.source_set,
+            )
+        old = legacy.match(item.source) if plan.status == "added" else None
+        if old is not None:  # the same file under its old absolute-path identity
+            plan.status = "changed"
+            legacy.moved.append((plan, old))
+        return plan
+
     def remove(self, company_id: str, sources: Sequence[str]) -> int:
         """Delete documents (by source, or file path) and their chunks; returns chunks removed."""
+        return sum(self.remove_documents(company_id, sources).values())
+
+    def remove_documents(self, company_id: str, sources: Sequence[str]) -> dict[str, int]:
+        """Delete the named documents; returns {stored source: chunks removed} for those that
+        existed (a name matching nothing is simply absent from the result)."""
         chunks_name, manifest_name = collection_names(company_id)
         chunks = self.store.collection(chunks_name, create=False)
         manifest = self.store.collection(manifest_name, create=False)
         if chunks is None and manifest is None:
-            return 0
+            return {}
         syncer = Syncer(
             company_id,
             self.embedder,
@@ -168,11 +234,15 @@ class KnowledgeBase:
             dry_run=False,
             on_first_write=lambda: self.store.bump_version(chunks_name),
         )
-        removed = 0
+        removed: dict[str, int] = {}
         try:
             for source in sources:
                 key = _source_key(source, syncer.known)
-                removed += syncer.remove_source(key)
+                if key is None or key in removed:
+                    continue
+                count = syncer.remove_source(key)
+                if count or key in syncer.known:
+                    removed[key] = count
         finally:
             if syncer.wrote:
                 self._settle(chunks_name)
@@ -195,29 +265,28 @@ class KnowledgeBase:
         except Exception:  # search rebuilds lazily; the ingest itself succeeded
             log.exception("BM25 rebuild after ingest failed")
 
-    # --- loading ---------------------------------------------------------------------------
-    def _load_all(
-        self, sources: Sequence[str | Path], sitemaps: Sequence[str], allow_private: bool
-    ) -> Iterator[LoadResult]:
-        urls: list[str] = []
-        for source in sources:
-            if is_url(source):
-                urls.append(str(source))
-            else:
-                yield from _load_files(Path(source))
-        if urls or sitemaps:
-            from knowledge.loaders.web import load_web
 
-            yield from load_web(urls, sitemaps, allow_private_hosts=allow_private)
+class _LegacyKeys:
+    """Documents stored under an absolute path (before identities were relative to their
+    source root): a re-ingest of the same file takes them over instead of duplicating."""
+
+    def __init__(self, known: dict[str, Any]) -> None:
+        self._by_name: dict[str, list[str]] = {}
+        for key in known:
+            if key.startswith("/") or (len(key) > 2 and key[1:3] in (":\\", ":/")):
+                self._by_name.setdefault(PurePath(key).name, []).append(key)
+        self.moved: list[tuple[DocumentPlan, str]] = []
+
+    def match(self, source: str) -> str | None:
+        if not self._by_name or is_url(source):
+            return None
+        for key in self._by_name.get(PurePath(source).name, []):
+            if key.replace("\\", "/").endswith("/" + source):
+                return key
+        return None
 
 
-def _sitemap_keys(sitemaps: Sequence[str]) -> set[str]:
-    from knowledge.loaders.web import normalize_url
-
-    return {normalize_url(s) for s in sitemaps}
-
-
-def _source_key(source: str, known: dict[str, Any]) -> str:
+def _source_key(source: str, known: dict[str, Any]) -> str | None:
     """The stored identity for what a user typed: a known source, a URL or a file path."""
     if source in known:
         return source
@@ -225,26 +294,10 @@ def _source_key(source: str, known: dict[str, Any]) -> str:
         from knowledge.loaders.web import normalize_url
 
         return normalize_url(source)
-    return _file_key(source)
-
-
-def _file_key(source: str) -> str:
-    from knowledge.loaders import file_source
-
-    return file_source(Path(source))
-
-
-def _load_files(path: Path) -> Iterator[LoadResult]:
-    from knowledge.loaders import expand_paths, file_source, load_path
-
-    if not path.exists():
-        yield DocumentPlan(file_source(path), "failed", error=f"{path}: no such file or folder")
-        return
-    for file in expand_paths(path):
-        try:
-            yield load_path(file)
-        except LoadError as exc:
-            yield DocumentPlan(file_source(file), "failed", error=str(exc))
+    absolute = Path(source).resolve().as_posix()
+    # A path names the stored document whose identity is the longest tail of that path.
+    tails = [k for k in known if not is_url(k) and (absolute == k or absolute.endswith("/" + k))]
+    return max(tails, key=len) if tails else None
 
 
 def describe(report: IngestReport) -> dict[str, Any]:

@@ -8,11 +8,16 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Block:
-    """One structural unit of a document: a paragraph, list, table row group or code block."""
+    """One structural unit of a document: a paragraph, list, table row group or code block.
+
+    `kind` "code" and "table" blocks keep their lines: a code line or a "column: value" table
+    row is a unit of its own, so chunking never glues them into one long line.
+    """
 
     text: str
     heading_path: tuple[str, ...] = ()
     page: int | None = None
+    kind: str = "text"  # text | code | table
 
 
 @dataclass
@@ -24,6 +29,14 @@ class Document:
     blocks: list[Block]
     url: str | None = None
     kind: str = "text"
+    # Front matter a docs site declares: kept for search (description is also a block), for
+    # the public URL (slug) and as document tags.
+    description: str | None = None
+    slug: str | None = None
+    tags: list[str] = field(default_factory=list)
+    # The named source set this document was ingested with (`--source`, or derived from the
+    # folder, file, URL or sitemap given); `--prune` only ever looks inside one set.
+    source_set: str = ""
 
     @property
     def content_hash(self) -> str:
@@ -31,8 +44,9 @@ class Document:
         h = hashlib.sha256()
         h.update(self.title.encode())
         h.update(b"\x00" + (self.url or "").encode())
+        h.update(b"\x05" + "\x02".join(self.tags).encode())
         for b in self.blocks:
-            h.update(b"\x01" + "\x02".join(b.heading_path).encode())
+            h.update(b"\x01" + "\x02".join(b.heading_path).encode() + b.kind.encode())
             h.update(b"\x03" + str(b.page).encode() + b"\x04" + b.text.encode())
         return h.hexdigest()
 
@@ -74,6 +88,7 @@ class DocumentInfo:
     tags: list[str]
     content_hash: str
     updated_at: str
+    source_set: str = ""
 
 
 @dataclass
@@ -86,6 +101,7 @@ class DocumentPlan:
     chunks_removed: int = 0
     chunks_kept: int = 0
     error: str | None = None
+    source_set: str = ""
 
 
 @dataclass

@@ -30,8 +30,9 @@ def normalize_tags(tags: Sequence[str]) -> list[str]:
 
 
 def document_fingerprint(doc: Document, tags: Sequence[str]) -> str:
-    """What decides 'unchanged': the content plus the tags the chunks carry."""
-    return hashlib.sha256(f"{doc.content_hash}|{','.join(tags)}".encode()).hexdigest()
+    """What decides 'unchanged': the content, the tags the chunks carry and the source set."""
+    key = f"{doc.content_hash}|{','.join(tags)}|{doc.source_set}"
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 def chunk_metadata(
@@ -46,6 +47,7 @@ def chunk_metadata(
         "position": chunk.position,
         "doc_fp": fingerprint,
         "tags": ",".join(tags),
+        "source_set": doc.source_set,
     }
     if doc.url:
         meta["url"] = doc.url

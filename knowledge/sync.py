@@ -7,7 +7,9 @@ the manifest is written last and the wanted/stale sets are recomputed from Chrom
 ingest killed at any point converges on the next run.
 
 Embedding is batched across documents (large batches keep the encoder saturated) and Chroma
-writes go in the same large batches.
+writes go in the same large batches. All documents are planned before anything is embedded,
+so the progress bar knows the run's total chunk count (and the time left) from the plan.
+A document whose chunking or embedding fails is reported failed; the others go on.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from knowledge.chunking import chunk_document, embed_text
+from knowledge.chunking import chunk_document, embed_text, fit_document
 from knowledge.embedding import Embedder
+from knowledge.errors import KnowledgeUnavailable
 from knowledge.models import Document, DocumentPlan
 from knowledge.records import (
     chunk_id,
@@ -34,7 +37,7 @@ log = logging.getLogger(__name__)
 EMBED_BATCH = 256
 LOOKUP_BATCH = 100
 GET_PAGE = 5000
-Progress = Callable[[str, int, int], None]  # (phase, advance, total)
+Progress = Callable[[str, int, int], None]  # (phase, advance, total; 0 = unknown)
 
 
 @dataclass
@@ -71,7 +74,8 @@ def read_manifest(manifest: Any) -> dict[str, dict[str, Any]]:
     while True:
         page = manifest.get(include=["metadatas"], limit=GET_PAGE, offset=offset)
         for meta in page["metadatas"] or []:
-            out[str(meta["source"])] = dict(meta)
+            if meta and "source" in meta:
+                out[str(meta["source"])] = dict(meta)
         if len(page["ids"]) < GET_PAGE:
             return out
         offset += GET_PAGE
@@ -130,19 +134,24 @@ class Syncer:
         are looked up, which happens in batches (one Chroma query per `LOOKUP_BATCH`
         documents) and at the latest in `flush()`.
         """
-        norm = normalize_tags(tags)
+        norm = normalize_tags([*tags, *doc.tags])
         fingerprint = document_fingerprint(doc, norm)
         previous = self.known.get(doc.source)
         if previous is not None and previous.get("fingerprint") == fingerprint:
             kept = int(previous.get("chunks", 0))
-            return DocumentPlan(doc.source, "unchanged", chunks_kept=kept)
+            return DocumentPlan(
+                doc.source, "unchanged", chunks_kept=kept, source_set=doc.source_set
+            )
+        # Ids and the indexed text use the tokenizer-safe title and headings.
+        doc = fit_document(doc, self.embedder)
         wanted: dict[str, tuple[str, dict[str, Any], str]] = {}
         for chunk in chunk_document(doc, self.embedder):
             etext = embed_text(doc.title, chunk.heading_path, chunk.text)
             cid = chunk_id(self.company_id, doc.source, etext)
             if cid not in wanted:
                 wanted[cid] = (chunk.text, chunk_metadata(doc, chunk, norm, fingerprint), etext)
-        plan = DocumentPlan(doc.source, "added" if previous is None else "changed")
+        status = "added" if previous is None else "changed"
+        plan = DocumentPlan(doc.source, status, source_set=doc.source_set)
         self._waiting.append(_Waiting(doc, plan, fingerprint, norm, wanted))
         self._waiting_chunks += len(wanted)
         if len(self._waiting) >= LOOKUP_BATCH or self._waiting_chunks >= EMBED_BATCH:
@@ -171,8 +180,6 @@ class Syncer:
                 self.chunks.update(ids=kept_ids, metadatas=[w.wanted[c][1] for c in kept_ids])
             self._queue.append(pending)
             self._queued_chunks += len(new_ids)
-        if self._queued_chunks >= EMBED_BATCH:
-            self._embed_queue()
 
     def flush(self) -> None:
         """Resolve, embed and write everything still waiting (call at the end of a run)."""
@@ -183,21 +190,59 @@ class Syncer:
     def _embed_queue(self) -> None:
         """Embed and write everything queued, then finish the documents that are complete."""
         batch = [(p, item) for p in self._queue for item in p.new]
+        self.progress("embed", 0, len(batch))
+        failed: set[int] = set()
         for start in range(0, len(batch), EMBED_BATCH * 4):
-            part = batch[start : start + EMBED_BATCH * 4]
-            vectors = self.embedder.encode([item[2] for _, item in part])
-            self._touch()
-            self.chunks.add(
-                ids=[item[0] for _, item in part],
-                embeddings=vectors,
-                documents=[item[1] for _, item in part],
-                metadatas=[item[3] for _, item in part],
-            )
-            self.progress("embed", len(part), 0)
-        if self._queue:
-            self._finish(self._queue)
+            window = batch[start : start + EMBED_BATCH * 4]
+            part = [(p, item) for p, item in window if id(p) not in failed]
+            vectors = self._encode_isolated(part, failed)
+            part = [(p, item) for p, item in part if id(p) not in failed]
+            if part:
+                self._touch()
+                self.chunks.add(
+                    ids=[item[0] for _, item in part],
+                    embeddings=vectors,
+                    documents=[item[1] for _, item in part],
+                    metadatas=[item[3] for _, item in part],
+                )
+            self.progress("embed", len(part), len(batch))
+        done = [p for p in self._queue if id(p) not in failed]
+        if done:
+            self._finish(done)
         self._queue.clear()
         self._queued_chunks = 0
+
+    def _encode_isolated(self, part: list[tuple[_Pending, Any]], failed: set[int]) -> Any:
+        """Vectors for `part`. If the batch fails, retry per document: documents whose text
+        cannot be embedded are marked failed (the caller drops their rows); if every
+        document fails, the encoder itself is broken and the first error propagates."""
+        try:
+            return self.embedder.encode([item[2] for _, item in part])
+        except KnowledgeUnavailable:
+            raise
+        except Exception as exc:
+            log.warning("embedding a batch failed; retrying document by document")
+            first = exc
+        import numpy as np
+
+        rows: list[Any] = []
+        by_doc: dict[int, list[tuple[_Pending, Any]]] = {}
+        for pending, item in part:
+            by_doc.setdefault(id(pending), []).append((pending, item))
+        errors: dict[int, Exception] = {}
+        for key, items in by_doc.items():
+            try:
+                rows.append(self.embedder.encode([item[2] for _, item in items]))
+            except Exception as exc:
+                errors[key] = exc
+        if len(errors) == len(by_doc):
+            raise first
+        for key, exc in errors.items():
+            failed.add(key)
+            plan = by_doc[key][0][0].plan
+            plan.status, plan.error = "failed", f"{plan.source}: cannot embed ({exc})"
+            plan.chunks_added = plan.chunks_removed = plan.chunks_kept = 0
+        return np.concatenate(rows)
 
     def _finish(self, done: list[_Pending]) -> None:
         """Stale chunks out, then the manifest records: these documents are now complete.
@@ -225,6 +270,7 @@ class Syncer:
             "fingerprint": pending.fingerprint,
             "chunks": pending.plan.chunks_added + pending.plan.chunks_kept,
             "tags": ",".join(pending.tags),
+            "source_set": doc.source_set,
             "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         if doc.url:
@@ -249,14 +295,19 @@ class Syncer:
                 self.manifest.delete(ids=[document_key(source)])
         return len(ids)
 
-    def orphan_sources(self, keep: set[str]) -> list[str]:
-        """Sources with chunks or a manifest record that are not in `keep` (for --prune)."""
-        found = set(self.known)
+    def orphan_sources(self, keep: set[str], source_sets: set[str]) -> list[str]:
+        """Sources of `source_sets` with chunks or a manifest record that are not in `keep`
+        (for --prune): another source set's documents are never candidates."""
+        found = {s for s, m in self.known.items() if str(m.get("source_set", "")) in source_sets}
         if self.chunks is not None:
             offset = 0
             while True:
                 page = self.chunks.get(include=["metadatas"], limit=GET_PAGE, offset=offset)
-                found.update(str(m["source"]) for m in page["metadatas"] or [])
+                found.update(
+                    str(m["source"])
+                    for m in page["metadatas"] or []
+                    if str(m.get("source_set", "")) in source_sets
+                )
                 if len(page["ids"]) < GET_PAGE:
                     break
                 offset += GET_PAGE

@@ -21,6 +21,7 @@ from urllib.parse import urldefrag, urljoin, urlsplit
 import httpx
 
 from knowledge.errors import LoadError
+from knowledge.loaders import DEFAULT_MAX_TEXT_BYTES, binary_reason, check_size
 from knowledge.models import Document, DocumentPlan
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,10 @@ def check_host(url: str, allow_private: bool) -> str | None:
     addresses = [ipaddress.ip_address(info[4][0]) for info in infos]
     for address in addresses:
         if not address.is_global or address.is_multicast:
-            raise LoadError(f"{url}: refusing private or local address {address}")
+            raise LoadError(
+                f"{url}: refusing private or local address {address}"
+                " (pass --allow-private-hosts for an intranet or test server)"
+            )
     if not addresses:
         raise LoadError(f"{url}: cannot resolve host")
     return str(addresses[0])
@@ -140,15 +144,24 @@ class Fetcher:
         return b"".join(chunks)
 
 
-def document_from_response(source: str, fetched: Fetched) -> Document:
-    """Parse by content type (falling back to the URL suffix)."""
+def document_from_response(
+    source: str, fetched: Fetched, max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES
+) -> Document:
+    """Parse by content type (falling back to the URL suffix); binary and oversized text is
+    refused like a file's."""
     path = urlsplit(fetched.url).path.lower()
     fallback = path.rstrip("/").rsplit("/", 1)[-1] or site_of(fetched.url)
     ctype = fetched.content_type
     if ctype == "application/pdf" or path.endswith(".pdf"):
         from knowledge.loaders.pdf import parse_pdf
 
-        return parse_pdf(fetched.body, source, fallback, url=source)
+        doc = parse_pdf(fetched.body, source, fallback, url=source)
+        check_size(source, sum(len(b.text.encode()) for b in doc.blocks), max_text_bytes)
+        return doc
+    reason = binary_reason(fetched.body)
+    if reason:
+        raise LoadError(f"{source}: {reason}")
+    check_size(source, len(fetched.body), max_text_bytes)
     text = fetched.body.decode("utf-8", errors="replace")
     if ctype in ("text/markdown", "text/x-markdown") or path.endswith(".md"):
         from knowledge.loaders.markdown import parse_markdown
@@ -203,26 +216,40 @@ def sitemap_urls(fetcher: Fetcher, sitemap: str, depth: int = 0) -> list[str]:
 
 
 def load_web(
-    urls: Sequence[str], sitemaps: Sequence[str], *, allow_private_hosts: bool = False
+    urls: Sequence[str],
+    sitemaps: Sequence[str],
+    *,
+    allow_private_hosts: bool = False,
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
+    source_sets: dict[str, str] | None = None,
 ) -> Iterator[Document | DocumentPlan]:
-    """Documents for the URLs and every page listed in the sitemaps; failures as failed plans."""
+    """Documents for the URLs and every page listed in the sitemaps; failures as failed plans.
+
+    `source_sets` maps a URL or sitemap (as given) to its source-set name; a sitemap's pages
+    belong to the sitemap's set.
+    """
+    names = {normalize_url(k): v for k, v in (source_sets or {}).items()}
     fetcher = Fetcher(allow_private_hosts)
     try:
-        pages = [normalize_url(u) for u in urls]
+        pages = {normalize_url(u): names.get(normalize_url(u), "") for u in urls}
         for sitemap in sitemaps:
+            key = normalize_url(sitemap)
             try:
-                pages += [normalize_url(u) for u in sitemap_urls(fetcher, sitemap)]
+                for u in sitemap_urls(fetcher, sitemap):
+                    pages.setdefault(normalize_url(u), names.get(key, ""))
             except LoadError as exc:
-                yield DocumentPlan(normalize_url(sitemap), "failed", error=str(exc))
-        for url in dict.fromkeys(pages):
+                yield DocumentPlan(key, "failed", error=str(exc), source_set=names.get(key, ""))
+        for url, source_set in pages.items():
             try:
-                doc = document_from_response(url, fetcher.get(url))
+                doc = document_from_response(url, fetcher.get(url), max_text_bytes)
                 if not doc.blocks:
                     raise LoadError(f"{url}: no text found")
+                doc.source_set = source_set
                 yield doc
             except LoadError as exc:
-                yield DocumentPlan(url, "failed", error=str(exc))
+                yield DocumentPlan(url, "failed", error=str(exc), source_set=source_set)
             except Exception as exc:  # a malformed page must not stop the rest
-                yield DocumentPlan(url, "failed", error=f"{url}: {type(exc).__name__} ({exc})")
+                error = f"{url}: {type(exc).__name__} ({exc})"
+                yield DocumentPlan(url, "failed", error=error, source_set=source_set)
     finally:
         fetcher.close()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from knowledge.chunking import chunk_document, embed_text
+from knowledge.chunking import chunk_document, embed_text, fit_document
 from knowledge.models import Block, Document
 
 SENTENCE = "The Acme router forwards encrypted packets between branch offices reliably. "
@@ -22,8 +22,10 @@ def test_every_chunk_fits_the_model_window(embedder) -> None:  # type: ignore[no
     )
     chunks = chunk_document(doc, embedder)
     assert len(chunks) > 5
+    title = fit_document(doc, embedder).title  # the indexed title: cut to leave room for text
+    assert title and doc.title.startswith(title)
     for chunk in chunks:
-        assert embedder.count_tokens(embed_text(doc.title, chunk.heading_path, chunk.text)) <= (
+        assert embedder.count_tokens(embed_text(title, chunk.heading_path, chunk.text)) <= (
             embedder.max_tokens
         )
     assert [c.position for c in chunks] == list(range(len(chunks)))
