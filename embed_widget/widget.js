@@ -135,6 +135,8 @@
 
   // ---------------------------------------------------------------- event handling (both transports)
   var conv = null; // the live conversation: {kind: "relay"|"webrtc", mode: "voice"|"text", send, end, ...}
+  // Limits and budgets (time limit, voice minutes, rate limits): the widget falls back to text.
+  var SPENT = /^(session_expired|voice_budget_spent|rate_limited|daily_cap_reached|limits_unavailable)$/;
   function handleEvent(ev) {
     var t = ev.type;
     if (t === "session.created" || t === "session.updated") {
@@ -183,6 +185,10 @@
       else if (!conv.playing) setState("listening");
     } else if (t === "error") {
       var err = ev.error || {};
+      if (SPENT.test(err.code || "")) { // a limit or budget, not a failure: go on in text
+        note(err.message || "Voice has ended for now. You can keep typing.");
+        endConversation(true); switchToText(); return;
+      }
       var fatal = /^(session_|upstream_|origin_|unknown_company)/.test(err.code || "");
       note(err.message || "Something went wrong.", true);
       if (fatal) { setState("error"); endConversation(true); }
@@ -275,7 +281,13 @@
     stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
     var dc = pc.createDataChannel("oai-events");
     c.send = function (o) { if (dc.readyState === "open") dc.send(JSON.stringify(o)); };
-    c.close = function () { stream.getTracks().forEach(function (t) { t.stop(); }); try { dc.close(); pc.close(); } catch (x) { /* closed */ } };
+    c.close = function () { clearTimeout(c.timer); stream.getTracks().forEach(function (t) { t.stop(); }); try { dc.close(); pc.close(); } catch (x) { /* closed */ } };
+    // The conversation's time limit (the server also hangs up): end it and go on in text.
+    if (data.max_duration_seconds) c.timer = setTimeout(function () {
+      if (conv !== c) return;
+      note("This conversation reached its time limit. You can keep typing.");
+      endConversation(true); switchToText();
+    }, data.max_duration_seconds * 1000);
     c.setMuted = function (m) { stream.getAudioTracks().forEach(function (t) { t.enabled = !m; }); };
     dc.onmessage = function (e) { try { handleEvent(JSON.parse(e.data)); } catch (x) { console.error(x); } };
     c.onItemDone = function (item) { if (item.type === "function_call") runTool(c, data, item); };
@@ -350,7 +362,7 @@
       if (wantsWebRTC()) {
         try { conv = await startWebRTC(); }
         catch (e) {
-          if (e.code === "realtime_unavailable") { note("Voice isn't available right now; you can type instead."); conv = await openRelay("text"); switchToText(); return; }
+          if (e.code === "realtime_unavailable" || SPENT.test(e.code || "")) { note("Voice isn't available right now; you can type instead."); conv = await openRelay("text"); switchToText(); return; }
           if (cfg.transport === "webrtc") throw e;
           conv = null; // auto: fall back to the relay
         }

@@ -228,6 +228,12 @@ def _start_server(
         "WIDGET_DATA_DIR": data_dir,
         "WIDGET_LOG_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1",
+        # Every relay upstream spends the session budget (one load address, hundreds of
+        # sessions): the benchmark measures the relay, not the limits.
+        "WIDGET_SESSION_RATE_PER_MINUTE_PER_CLIENT": "1000000",
+        "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
+        "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
+        "WIDGET_VOICE_MINUTES_PER_DAY_PER_COMPANY": "100000000",
     }
     env.pop("DATABASE_URL", None)
     exe = Path(sys.executable).parent / "widget-api"

@@ -64,11 +64,25 @@ def make_app(widget_services: Any) -> Callable[..., Any]:
     from widget_api.app import create_app
 
     def _make(**changes: Any) -> Any:
+        from widget_api.rate_limit import SessionRateLimiter
         from widget_api.realtime.client_secrets import ClientSecretMinter
 
-        settings = widget_services.settings.model_copy(update=changes)
+        # Every relay upstream spends the session budget; tests about other things open many
+        # from one address, so each app gets fresh, generous limits unless a test sets them.
+        generous = {"session_rate_per_minute_per_client": 10**6,
+                    "session_rate_per_minute_per_company": 10**6,
+                    "session_daily_cap_per_company": 10**6,
+                    "voice_minutes_per_day_per_company": 10**6}  # fmt: skip
+        settings = widget_services.settings.model_copy(update={**generous, **changes})
         minter = ClientSecretMinter(settings) if settings.realtime_enabled else None
-        services = dataclasses.replace(widget_services, settings=settings, minter=minter)
+        limiter = SessionRateLimiter(
+            settings.session_rate_per_minute_per_client,
+            settings.session_rate_per_minute_per_company,
+            settings.session_daily_cap_per_company,
+        )
+        services = dataclasses.replace(
+            widget_services, settings=settings, minter=minter, rate_limiter=limiter
+        )
         return create_app(settings, services=services)
 
     return _make

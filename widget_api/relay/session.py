@@ -98,6 +98,8 @@ class RelaySession:
         if self.done.done():
             return
         log.info("relay ends: %s", code)
+        if code == "session_expired":  # a spent budget, not a failure: the page goes on in text
+            self._send_page({"type": "widget.notice", "mode": "text", "code": code})
         self._page.send(frames.dumps(frames.error_event(code, message)))
         self._page.close(1000, code)
         self._upstream.close()
