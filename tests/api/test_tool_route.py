@@ -194,7 +194,8 @@ def test_log_lead_on_postgres_is_idempotent_under_concurrent_retries(
 ) -> None:
     app = make_app(pg_services)
     token = tool_token()
-    emails = [f"pg{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(20)]
+    # Under the per-conversation cap of log_lead calls (crm.claims.DEFAULT_MAX_LEAD_UPDATES).
+    emails = [f"pg{i}-{uuid.uuid4().hex[:6]}@example.com" for i in range(8)]
     payloads = [
         body("log_lead", {"name": f"P{i}", "email": e, "interest": "Enterprise"})
         for i, e in enumerate(emails)

@@ -21,6 +21,7 @@ from widget_api.crm.db import Database
 from widget_api.crm.leads import UPDATABLE_FIELDS, LeadFields, LeadView
 from widget_api.crm.models import Conversation, Lead, utcnow
 from widget_api.crm.record_models import LeadClaim
+from widget_api.delivery import hooks
 from widget_api.errors import ApiError
 
 CLAIMABLE_FIELDS = ("name", *UPDATABLE_FIELDS)
@@ -184,7 +185,10 @@ def log_lead_claims(
         if changed or created:
             lead.updated_at = utcnow()
         session.flush()
-        return LeadView.model_validate(lead)
+        view = LeadView.model_validate(lead)
+        if changed or created:  # the webhook event commits with the change
+            hooks.lead_saved(session, view, created=created)
+        return view
 
     return db.run(work)
 
@@ -222,7 +226,7 @@ def record_meeting_link(
 
     dialect = db.dialect
 
-    def work(session: Session) -> bool:
+    def link(session: Session) -> bool:
         ensure_conversation(session, dialect, company_id, session_id)
         lead_id = session.execute(
             update(Conversation)
@@ -247,6 +251,17 @@ def record_meeting_link(
             .values(meeting_link=url, updated_at=utcnow())
         )
         return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+    def work(session: Session) -> bool:
+        held = link(session)
+        lead = None
+        if held:
+            lead = session.scalars(
+                select(Lead).where(Lead.company_id == company_id, Lead.meeting_link == url)
+            ).first()
+        hooks.meeting_requested(session, company_id=company_id, session_id=session_id,
+                                lead=lead, url=url)  # fmt: skip
+        return held
 
     return db.run(work)
 

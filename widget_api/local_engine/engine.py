@@ -23,6 +23,15 @@ from widget_api.relay.contracts import RunTool, ToolOutcomeLike
 log = logging.getLogger(__name__)
 
 Emit = Callable[[dict[str, Any]], None]
+ToolObserver = Callable[[str, str, str, str, bool], None]
+
+
+def text_introduction(display_name: str) -> str:
+    """The text assistant's first words: plainly a text assistant, not the voice persona."""
+    return (
+        f"You're chatting with {display_name}'s text assistant. I can answer from our "
+        "documentation, show demo clips and book a meeting."
+    )
 
 
 class LocalEngine:
@@ -39,11 +48,36 @@ class LocalEngine:
         self._topics: list[str] = []
 
     def introduction(self) -> str:
-        """What the visitor is told first: plainly, that this is a text assistant."""
+        """Why a voice conversation became text: plainly, this is now a text assistant."""
         return (
             f"You're chatting with {self._name}'s text assistant. Voice isn't available right "
             "now, but I can answer from our documentation, show demo clips and book a meeting."
         )
+
+    def observe_tools(self, observer: ToolObserver) -> None:
+        """Report every tool call (id, name, arguments, output, ok) to `observer` (the record)."""
+        run_tool = self._run_tool
+
+        def observed(call_id: str, name: str, arguments: str) -> ToolOutcomeLike:
+            outcome = run_tool(call_id, name, arguments)
+            observer(call_id, name, arguments, outcome.output, outcome.ok)
+            return outcome
+
+        self._run_tool = observed
+
+    def restore(self, history: list[tuple[str, str]], contact: tuple[str, str] | None) -> None:
+        """Continue a conversation: contact details and topics from what the visitor said."""
+        for role, text in history:
+            if role != "user":
+                continue
+            self._contact, _ = extract_contact(text, self._contact)
+            if classify(text, has_contact_details=False).question:
+                self._topics.append(text[:200])
+        if contact is not None:
+            name, email = contact
+            self._contact = Contact(name=self._contact.name or name, email=email,
+                                    company=self._contact.company)  # fmt: skip
+            self._lead_logged_for = (self._contact.name or name, email)
 
     def respond(self, text: str, emit: Emit) -> None:
         """Answer one visitor message: run the tools it calls for, then reply in text."""

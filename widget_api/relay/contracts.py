@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,63 @@ class SafeConversationLog:
 
     def ended(self) -> None:
         self._call(self._inner.ended)
+
+
+class Recorder(Protocol):
+    """The conversation record's seam: transcript lines, the page it runs on, how it ends.
+
+    `said` and `tool` only buffer (safe on the relay loop); `context`, `flush`, `close` and
+    `summary` write to the database and run off the loop. `relay/records.py` has the CRM one.
+    """
+
+    @property
+    def resumed(self) -> bool: ...
+    @property
+    def history(self) -> list[tuple[str, str]]: ...
+    @property
+    def contact(self) -> tuple[str, str] | None: ...
+    @property
+    def wants_summary(self) -> bool: ...
+    def session_event(self) -> dict[str, Any] | None: ...
+    def said(self, role: str, text: str, at: datetime | None = None) -> None: ...
+    def tool(self, call_id: str, name: str, arguments: str, output: str, ok: bool) -> None: ...
+    def context(self, event: dict[str, Any]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self, reason: str) -> None: ...
+    def summary(self, text: str) -> None: ...
+
+
+class NullRecorder:
+    """Records nothing (benchmarks, and tests about other things)."""
+
+    resumed = False
+    history: list[tuple[str, str]] = []  # noqa: RUF012 - read-only, never mutated
+    contact = None
+    wants_summary = False
+
+    def session_event(self) -> dict[str, Any] | None:
+        return None
+
+    def said(self, role: str, text: str, at: datetime | None = None) -> None:
+        return None
+
+    def tool(self, call_id: str, name: str, arguments: str, output: str, ok: bool) -> None:
+        return None
+
+    def context(self, event: dict[str, Any]) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+    def close(self, reason: str) -> None:
+        return None
+
+    def summary(self, text: str) -> None:
+        return None
+
+
+NULL_RECORDER = NullRecorder()
 
 
 @dataclass(frozen=True)

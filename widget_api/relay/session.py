@@ -16,14 +16,26 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from widget_api.relay import frames
 from widget_api.relay.client_events import sanitize_client_event
-from widget_api.relay.contracts import ConversationLog, RelayLimits, RunTool, ToolOutcomeLike
+from widget_api.relay.contracts import (
+    NULL_RECORDER,
+    ConversationLog,
+    Recorder,
+    RelayLimits,
+    RunTool,
+    ToolOutcomeLike,
+)
 from widget_api.relay.playback import PlaybackTracker
 
 log = logging.getLogger(__name__)
+
+# The end-of-conversation summary: an out-of-band response (not added to the conversation).
+SUMMARY_PURPOSE = "widget.summary"
+SUMMARY_TIMEOUT = 8.0
 
 
 class PageSide(Protocol):
@@ -53,9 +65,17 @@ class RelaySession:
         conversation: ConversationLog,
         limits: RelayLimits,
         offload: Offload,
+        recorder: Recorder = NULL_RECORDER,
+        summary_instructions: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._page = page
+        self._recorder = recorder
+        self._summary_instructions = summary_instructions
+        self._summary_id: str | None = None  # the out-of-band summary response, once created
+        self._summary_asked = False
+        self._tool_args: dict[str, str] = {}
+        self._speech_at: dict[str, datetime] = {}
         self._upstream = upstream
         self._session = session
         self._run_tool = run_tool
@@ -75,12 +95,18 @@ class RelaySession:
             "response.output_item.done": self._on_output_item_done,
             "response.done": self._on_response_done,
             "conversation.item.input_audio_transcription.completed": self._on_user_turn,
+            "response.output_audio_transcript.done": self._on_assistant_text,
+            "response.output_text.done": self._on_assistant_text,
         }
+        self.done.add_done_callback(self._on_done)
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Configure the upstream session and start the cap timer."""
         self._send_upstream({"type": "session.update", "session": self._session})
+        event = self._recorder.session_event()
+        if event is not None:
+            self._send_page(event)
         self._loop.call_later(self._limits.poll_seconds, self._check_caps)
 
     def _check_caps(self) -> None:
@@ -102,14 +128,47 @@ class RelaySession:
             self._send_page({"type": "widget.notice", "mode": "text", "code": code})
         self._page.send(frames.dumps(frames.error_event(code, message)))
         self._page.close(1000, code)
-        self._upstream.close()
+        self._close_upstream(summarize=code != "upstream_error")
         self.done.set_result(code)
 
     def on_page_closed(self) -> None:
         if not self.done.done():
-            self._upstream.close()
+            self._close_upstream(summarize=True)
             self.done.set_result("page_left")
 
+    def _close_upstream(self, *, summarize: bool) -> None:
+        """Close OpenAI's side, first asking for the sales summary when there was a talk."""
+        if not (summarize and self._summary_instructions and self._recorder.wants_summary):
+            self._upstream.close()
+            return
+        self._summary_asked = True
+        self._send_upstream({"type": "response.create", "response": {
+            "conversation": "none", "output_modalities": ["text"],
+            "instructions": self._summary_instructions,
+            "metadata": {"purpose": SUMMARY_PURPOSE},
+        }})  # fmt: skip
+        self._loop.call_later(SUMMARY_TIMEOUT, self._upstream.close)
+
+    def _on_done(self, done: asyncio.Future[str]) -> None:
+        reason = done.result() if not done.cancelled() else "cancelled"
+        self._offload(lambda: self._recorder.close(reason), _ignore)
+
+    def _on_summary_frame(self, frame: str) -> None:
+        """After the end: only the summary's response.done matters; then the upstream closes."""
+        if frames.peek_type(frame) != "response.done":
+            return
+        event = frames.parse(frame) or {}
+        response = event.get("response") or {}
+        if (response.get("metadata") or {}).get("purpose") != SUMMARY_PURPOSE:
+            return
+        text = " ".join(
+            part.get("text") or part.get("transcript") or ""
+            for item in response.get("output") or [] if isinstance(item, dict)
+            for part in item.get("content") or [] if isinstance(part, dict)
+        ).strip()  # fmt: skip
+        if text:
+            self._offload(lambda: self._recorder.summary(text), _ignore)
+        self._upstream.close()
     def on_upstream_closed(self) -> None:
         self._finish("upstream_error", "The voice service ended the conversation.")
 
@@ -130,12 +189,16 @@ class RelaySession:
         if kind == "widget.playback" and event is not None:
             self._on_playback_report(event)
             return
+        if kind == "widget.context" and event is not None:
+            self._offload(lambda: self._recorder.context(event), _ignore)
+            return
         clean = sanitize_client_event(event, self._limits.max_text_chars)
         if clean is None:
             self._send_page(frames.error_event("event_not_allowed", "Unsupported event."))
             return
         self._last_activity = self._clock()
         if clean["type"] == "conversation.item.create":
+            self._recorder.said("user", clean["item"]["content"][0]["text"])
             self._record_turn()
         self._send_upstream(clean)
 
@@ -147,6 +210,8 @@ class RelaySession:
     # --- OpenAI → page ----------------------------------------------------------------------
     def on_upstream_frame(self, frame: str) -> None:
         if self.done.done():
+            if self._summary_asked:
+                self._on_summary_frame(frame)
             return
         if frames.peek_type(frame) == frames.SERVER_AUDIO:
             item_id, millis = frames.audio_delta_info(frame)
@@ -161,9 +226,12 @@ class RelaySession:
         if handler is not None:
             handler(event)
 
-    def _on_speech_started(self, _event: dict[str, Any]) -> None:
+    def _on_speech_started(self, event: dict[str, Any]) -> None:
         """Barge-in: cut the assistant item at what the visitor actually heard."""
         self._last_activity = self._clock()
+        # The transcript arrives after the answer has begun; order the line by when it was said.
+        if isinstance(event.get("item_id"), str) and len(self._speech_at) < 64:
+            self._speech_at[event["item_id"]] = datetime.now(UTC)
         position = self._playback.heard_position()
         self._playback.reset()
         if position is not None:
@@ -171,17 +239,33 @@ class RelaySession:
             self._send_upstream({"type": "conversation.item.truncate", "item_id": item_id,
                                  "content_index": 0, "audio_end_ms": audio_end_ms})  # fmt: skip
 
-    def _on_response_created(self, _event: dict[str, Any]) -> None:
+    def _on_response_created(self, event: dict[str, Any]) -> None:
         self._last_activity = self._clock()
         self._response_active = True
+        response = event.get("response") or {}
+        if (response.get("metadata") or {}).get("purpose") == SUMMARY_PURPOSE:
+            self._summary_id = response.get("id")
 
-    def _on_user_turn(self, _event: dict[str, Any]) -> None:
+    def _on_user_turn(self, event: dict[str, Any]) -> None:
         self._last_activity = self._clock()
+        transcript = event.get("transcript")
+        if isinstance(transcript, str):
+            self._recorder.said("user", transcript, self._speech_at.pop(str(event.get("item_id")),
+                                                                       None))  # fmt: skip
         self._record_turn()
 
+    def _on_assistant_text(self, event: dict[str, Any]) -> None:
+        if self._summary_id is not None and event.get("response_id") == self._summary_id:
+            return
+        text = event.get("transcript") if "transcript" in event else event.get("text")
+        if isinstance(text, str):
+            self._recorder.said("assistant", text)
+
     def _record_turn(self) -> None:
-        # A database write: never on the loop, which carries every conversation's audio.
+        # Database writes: never on the loop, which carries every conversation's audio. The
+        # visitor's line is stored now, so a log_lead in this turn finds it as evidence.
         self._offload(self._conversation.turn, _ignore)
+        self._offload(self._recorder.flush, _ignore)
 
     # --- tool calls ------------------------------------------------------------------------
     def _on_output_item_done(self, event: dict[str, Any]) -> None:
@@ -192,6 +276,7 @@ class RelaySession:
         arguments = item.get("arguments")
         arguments = arguments if isinstance(arguments, str) else "{}"
         self._send_page({"type": "widget.tool_call", "name": name, "call_id": call_id})
+        self._tool_args[call_id] = arguments
         self._offload(
             lambda: self._run_tool(call_id, name, arguments),
             lambda future: self._on_tool_done(call_id, name, future),
@@ -213,6 +298,8 @@ class RelaySession:
             card = {"name": outcome.name, "ok": outcome.ok, "error_code": outcome.error_code,
                     "result": outcome.result}  # fmt: skip
         self._send_page({"type": "widget.tool_result", "call_id": call_id, **card})
+        self._recorder.tool(call_id, name, self._tool_args.pop(call_id, "{}"), output,
+                            bool(card["ok"]))  # fmt: skip
         self._pending_outputs.append(
             {"type": "function_call_output", "call_id": call_id, "output": output}
         )
@@ -221,6 +308,7 @@ class RelaySession:
 
     def _on_response_done(self, _event: dict[str, Any]) -> None:
         self._response_active = False
+        self._offload(self._recorder.flush, _ignore)
         self._flush_tool_outputs()
 
     def _flush_tool_outputs(self) -> None:

@@ -35,6 +35,10 @@ RECOVERY_HINTS: dict[str, str] = {
         "Some required lead details are missing (see details). Ask the visitor for them, then"
         " call log_lead again."
     ),
+    "lead_update_limit": (
+        "This conversation has already updated the lead many times. Do not call log_lead again;"
+        " tell the visitor their details are saved and a colleague will follow up."
+    ),
     "no_clip_found": (
         "No demo clip fits that topic. Answer in words instead and do not promise a video."
     ),

@@ -88,8 +88,10 @@ def booking_url(meetings: MeetingConfig, args: Args, duration: int) -> str:
 
 
 def run(args: Args, ctx: RunContext) -> Result:
-    """Build the link; when an email is given, store it on that visitor's lead."""
-    from widget_api.crm.leads import InvalidEmail, normalize_email, record_meeting_link
+    """Build the link and keep it on the conversation and its lead (booked before or after the
+    visitor gave details: `log_lead` picks it up from the conversation)."""
+    from widget_api.crm.claims import record_meeting_link
+    from widget_api.crm.leads import InvalidEmail, normalize_email
 
     if args.email:
         try:
@@ -99,9 +101,7 @@ def run(args: Args, ctx: RunContext) -> Result:
     meetings = ctx.company.meetings
     duration = args.duration_minutes or meetings.effective_default_duration
     url = booking_url(meetings, args, duration)
-    recorded = bool(args.email) and record_meeting_link(
-        ctx.deps.db, ctx.company.id, args.email or "", url
-    )
+    recorded = record_meeting_link(ctx.deps.db, ctx.company.id, ctx.session_id, args.email, url)
     return Result(
         url=url, provider=meetings.provider, duration_minutes=duration, recorded_on_lead=recorded
     )

@@ -58,6 +58,7 @@ class Args(BaseModel):
 class Result(BaseModel):
     saved: bool
     lead_id: int
+    email: str
     meeting_link: str | None
     message: str
 
@@ -68,9 +69,23 @@ def customize(schema: dict[str, Any], company: CompanyConfig) -> dict[str, Any]:
     return schema
 
 
+def _evidence(ctx: RunContext, given: dict[str, Any]) -> dict[str, str | None]:
+    """For each qualification value the model reports, the visitor's own message that said it."""
+    from widget_api.crm.qualification import QUALIFICATION_FIELDS, find_evidence
+    from widget_api.crm.record import visitor_lines
+
+    wanted = {f: str(given[f]) for f in QUALIFICATION_FIELDS if given.get(f)}
+    if not wanted:
+        return {}
+    said = [text for role, text in visitor_lines(ctx.deps.db, ctx.session_id) if role == "user"]
+    return {field: find_evidence(value, said) for field, value in wanted.items()}
+
+
 def run(args: Args, ctx: RunContext) -> Result:
-    """Upsert by (company, normalized email); bad email/phone → errors the model can act on."""
-    from widget_api.crm.leads import upsert_lead, validate_lead_fields
+    """Add to the visitor's lead as this conversation's claims (see crm.claims); bad email or
+    phone, or too many calls in one conversation, become errors the model can act on."""
+    from widget_api.crm.claims import log_lead_claims
+    from widget_api.crm.leads import validate_lead_fields
     from widget_api.errors import ApiError
 
     given = args.model_dump()
@@ -79,14 +94,17 @@ def run(args: Args, ctx: RunContext) -> Result:
         raise ToolError("lead_fields_missing", [{"fields": missing}])
     try:
         fields = validate_lead_fields(given)
+        lead = log_lead_claims(
+            ctx.deps.db, ctx.company.id, ctx.session_id, fields,
+            channel=ctx.channel if ctx.channel in ("voice", "text") else "voice",
+            evidence=_evidence(ctx, given),
+        )  # fmt: skip
     except ApiError as exc:
         raise ToolError(exc.code, exc.details) from None
-    lead = upsert_lead(
-        ctx.deps.db, ctx.company.id, fields, session_id=ctx.session_id, channel=ctx.channel
-    )
     return Result(
         saved=True,
         lead_id=lead.id,
+        email=lead.email,
         meeting_link=lead.meeting_link,
         message="Lead saved. Thank the visitor; offer a meeting if they are qualified.",
     )
