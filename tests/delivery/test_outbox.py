@@ -131,3 +131,17 @@ def test_retry_of_a_dead_letter_resets_it(db: Database) -> None:
     assert again.attempt == 1 and again.event_id == item.event_id
     counts = db.run(lambda s: s.execute(select(func.count()).select_from(WebhookDelivery)).scalar())
     assert counts == 1
+
+
+def test_log_lead_claims_and_meeting_links_are_events(db: Database) -> None:
+    from widget_api.crm import claims
+
+    claims.log_lead_claims(db, "acme", "s3", _lead(), channel="text")
+    claims.log_lead_claims(db, "acme", "s3", _lead(), channel="text")  # nothing new: no event
+    claims.log_lead_claims(db, "acme", "s3", _lead(company="Acme Ltd"), channel="text")
+    assert claims.record_meeting_link(db, "acme", "s3", None, "https://cal.example/y")
+    types = [t for t, _ in _events(db)]
+    assert types == ["lead.created", "lead.updated", "meeting.requested"]
+    meeting = _events(db)[-1][1]
+    assert meeting["meeting"]["url"] == "https://cal.example/y"
+    assert meeting["lead"]["email"] == "ada@example.com"

@@ -51,7 +51,12 @@ def lead_saved(session: Session, lead: BaseModel, *, created: bool) -> None:
 
 
 def meeting_requested(
-    session: Session, *, company_id: str, session_id: str | None, lead: BaseModel | None, url: str
+    session: Session,
+    *,
+    company_id: str,
+    session_id: str | None,
+    lead: BaseModel | Lead | None,
+    url: str,
 ) -> None:
     """`meeting.requested`: a booking link was made for the visitor (with their lead if any)."""
     data = _lead_data(lead) if lead is not None else None
