@@ -144,8 +144,7 @@ class LocalEngine:
             ]
         sources = [{"title": s.title, "url": s.url, "source": s.source} for s in answer.sources]
         self._tool_result(emit, outcome, sources=sources)
-        titles = ", ".join(s.title for s in answer.sources)
-        return [*answer.sentences, f"(Source: {titles}.)"]
+        return answer.lines()
 
     def _show_clip(self, text: str, emit: Emit) -> list[str]:
         outcome = self._tool(emit, "get_demo_clip", {"topic": text})

@@ -18,14 +18,17 @@ DESCRIPTION = (
     " results, naming the source. Returns the most relevant passages."
 )
 _MAX_PASSAGE_CHARS = 1500
+MAX_QUERY_INPUT_CHARS = 4000
 
 
 class Args(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
+    # Long queries are shortened, not refused (the model sometimes passes the visitor's whole
+    # message); the cap only stops absurd payloads.
     query: str = Field(
         min_length=2,
-        max_length=300,
+        max_length=MAX_QUERY_INPUT_CHARS,
         description="What to look up, as a short self-contained question or phrase, e.g."
         " 'price of the Growth plan' or 'is SSO supported'.",
     )
@@ -58,16 +61,23 @@ def _public_source(source: str, url: str | None) -> str:
 def run(args: Args, ctx: RunContext) -> Result:
     """Search the company's collection; Chroma down → `knowledge_unavailable`."""
     from knowledge import KnowledgeUnavailable
+    from knowledge.query import shorten_query
+    from widget_api.reports.recorder import record_question
 
+    query = shorten_query(args.query)
     try:
-        hits = ctx.deps.knowledge.search(ctx.company.collection, args.query, args.top_k or 4)
+        hits = ctx.deps.knowledge.search(ctx.company.collection, query, args.top_k or 4)
     except KnowledgeUnavailable:
         log.warning("knowledge base unavailable for %s", ctx.company.id)
         raise ToolError("knowledge_unavailable") from None
+    record_question(
+        ctx.deps.db, company_id=ctx.company.id, session_id=ctx.session_id, query=args.query,
+        hits=hits, threshold=ctx.company.relevance_threshold,
+    )  # fmt: skip  (the unanswered-questions report; best effort, never raises)
     passages = [
         Passage(
             title=h.title,
-            source=_public_source(h.source, h.url),
+            source=h.url or _public_source(h.source, h.url),
             url=h.url,
             section=" > ".join(h.heading_path),
             text=h.text[:_MAX_PASSAGE_CHARS],
