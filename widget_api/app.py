@@ -61,6 +61,10 @@ def create_app(
     from widget_api.routes import admin
 
     app.register_blueprint(admin.bp)
+    from widget_api.routes import calls, phone
+
+    app.register_blueprint(calls.bp)
+    app.register_blueprint(phone.bp)
     from widget_api import openapi
 
     app.register_blueprint(openapi.bp)

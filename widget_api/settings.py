@@ -57,6 +57,17 @@ class Settings(BaseSettings):
         default="https://api.openai.com/v1", validation_alias="OPENAI_BASE_URL"
     )
     openai_timeout_seconds: float = 10.0
+    # --- phone (OpenAI SIP and Twilio Media Streams); unset means that channel is off ---------
+    openai_webhook_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias="OPENAI_WEBHOOK_SECRET",
+        description="The project's webhook signing secret (whsec_...) for realtime.call.incoming.",
+    )
+    twilio_auth_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="TWILIO_AUTH_TOKEN",
+        description="Verifies X-Twilio-Signature on the TwiML webhook and the media stream.",
+    )
     client_secret_ttl_seconds: int = Field(default=600, ge=10, le=7200)
 
     # --- security --------------------------------------------------------------------------

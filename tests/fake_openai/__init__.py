@@ -8,11 +8,21 @@ See README.md in this folder for the API and examples.
 from .audio import sine_pcm16
 from .faults import Fault
 from .recording import ConnectionRecord
-from .script import FunctionCall, OnResponseCreate, OnSpeech, OnUserText, Say, Script, Turn
+from .script import (
+    Fail,
+    FunctionCall,
+    OnResponseCreate,
+    OnSpeech,
+    OnUserText,
+    Say,
+    Script,
+    Turn,
+)
 from .server import FakeOpenAI
 
 __all__ = [
     "ConnectionRecord",
+    "Fail",
     "FakeOpenAI",
     "Fault",
     "FunctionCall",

@@ -111,6 +111,10 @@ async def create_call(request: web.Request) -> web.StreamResponse:
                 ),
                 status=400,
             )
+        if fault is not None and fault.kind == "no_media":
+            dropped = state.extras.get("call_objects", {}).pop(call_id, None)
+            if dropped is not None:
+                await dropped.close(closed_by="server")
     else:
         answer = _placeholder_answer(offer)
     state.extras["calls"][call_id] = {"auth": auth}

@@ -14,6 +14,7 @@ FaultKind = Literal[
     "close_mid_response",
     "never_answer",
     "session_expired",
+    "no_media",
 ]
 Endpoint = Literal["client_secrets", "realtime", "calls"]
 ENDPOINTS: tuple[Endpoint, ...] = ("client_secrets", "realtime", "calls")
@@ -36,6 +37,8 @@ class Fault:
     - `never_answer`: hold the request open until the fake stops.
     - `session_expired` (realtime only): `seconds` after `session.created`, an `error` event with
       code `session_expired`, then the server closes the socket (code 1000), as at 60 minutes.
+    - `no_media` (calls only): answer 201 with a real SDP answer, then drop the peer at once, so
+      ICE never connects and the data channel never opens (a browser's connect timeout).
     `times` limits how many requests the fault hits (None: until cleared).
     """
 

@@ -184,6 +184,18 @@ class InputAudio:
         self._s.user_text = turn.trigger.transcript  # type: ignore[union-attr]
         if self._s.session["audio"]["input"].get("transcription") is not None:
             ids = {"item_id": item_id, "content_index": 0}
+            if turn.trigger.transcription_fails:  # type: ignore[union-attr]
+                error = {
+                    "type": "transcription_error",
+                    "code": "audio_unintelligible",
+                    "message": "The audio could not be transcribed.",
+                    "param": None,
+                }
+                await self._s.emit(
+                    {"type": "conversation.item.input_audio_transcription.failed", **ids,
+                     "error": error}  # fmt: skip
+                )
+                return
             await self._s.emit(
                 {
                     "type": "conversation.item.input_audio_transcription.delta",

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from .audio import b64, sine_audio, split_chunks
 from .protocol import bytes_per_ms, new_id
-from .script import FunctionCall, Say
+from .script import Fail, FunctionCall, Say
 
 Emit = Callable[[dict[str, Any]], Awaitable[None]]
 
@@ -37,7 +37,7 @@ class ActiveResponse:
     """One response in flight; `cancel_reason` set means stop at the next delta."""
 
     id: str
-    reply: Say | FunctionCall | None
+    reply: Say | FunctionCall | Fail | None
     text: str
     modalities: list[str]
     audio_output: dict[str, Any]
@@ -49,6 +49,7 @@ class ActiveResponse:
     audio_bytes: int = 0
     text_sent: str = ""
     task: asyncio.Task[None] | None = None
+    details: dict[str, Any] | None = None  # status_details of a failed/incomplete response
 
     @property
     def audio_ms(self) -> int:
@@ -60,7 +61,7 @@ class ActiveResponse:
             self.cancelled.set()
 
     def response_object(self, status: str, usage: dict[str, Any] | None = None) -> dict[str, Any]:
-        details: dict[str, Any] | None = None
+        details: dict[str, Any] | None = self.details
         if status == "cancelled":
             details = {"type": "cancelled", "reason": self.cancel_reason}
         return {

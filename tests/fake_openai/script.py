@@ -35,6 +35,8 @@ class OnSpeech:
     start_ms: int = 20
     barge_in: bool = False
     min_rms: float = 0.0
+    # The transcription fails: `...input_audio_transcription.failed` instead of delta/completed.
+    transcription_fails: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,17 @@ class FunctionCall:
         return json.dumps(dict(self.arguments))
 
 
-Reply = Say | FunctionCall
+@dataclass(frozen=True)
+class Fail:
+    """The response ends without an answer: `response.done` with status `failed` (an error in
+    `status_details`) or `incomplete` (`reason`, e.g. `max_output_tokens`)."""
+
+    status: str = "failed"  # "failed" | "incomplete"
+    reason: str | None = None
+    code: str = "server_error"
+
+
+Reply = Say | FunctionCall | Fail
 
 
 @dataclass(frozen=True)
@@ -96,7 +108,7 @@ class Turn:
     replies: Sequence[Reply] | Reply = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.replies, Say | FunctionCall):
+        if isinstance(self.replies, Say | FunctionCall | Fail):
             object.__setattr__(self, "replies", (self.replies,))
         else:
             object.__setattr__(self, "replies", tuple(self.replies))

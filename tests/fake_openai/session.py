@@ -22,7 +22,7 @@ from .input_audio import InputAudio
 from .protocol import error_event, event_session, new_id
 from .recording import ConnectionRecord, Recorder
 from .responses import ActiveResponse, AudioSink, ResponsePlayer, TransportGone, usage
-from .script import FunctionCall, OnResponseCreate, OnUserText, Reply, Say, Script, Turn
+from .script import Fail, FunctionCall, OnResponseCreate, OnUserText, Reply, Say, Script, Turn
 from .script import render as render_text
 from .session_config import merge_session
 from .validation import InvalidRequest, validate_response_options, validate_session
@@ -344,6 +344,8 @@ class RealtimeSession:
             elif isinstance(resp.reply, FunctionCall):
                 self._last_call_id = await player.play_function_call(resp, resp.reply)
             status = "cancelled" if resp.cancel_reason else "completed"
+            if isinstance(resp.reply, Fail) and not resp.cancel_reason:
+                status, resp.details = resp.reply.status, fail_details(resp.reply)
             done = resp.response_object(status, usage(self.turn_audio_ms, self.user_text, resp))
             self.turn_audio_ms = 0
             self.active = None  # cleared before response.done so the client may create at once
@@ -395,6 +397,13 @@ class RealtimeSession:
             self.closed = True
             await self._close(fault.close_code)
             raise TransportGone()
+
+
+def fail_details(reply: Fail) -> dict[str, Any]:
+    """`status_details` of a failed or incomplete response (SDK: RealtimeResponseStatus)."""
+    if reply.status == "incomplete":
+        return {"type": "incomplete", "reason": reply.reason or "max_output_tokens"}
+    return {"type": "failed", "error": {"type": "server_error", "code": reply.code}}
 
 
 def _rate_limits() -> list[dict[str, Any]]:

@@ -186,3 +186,29 @@ def test_unknown_event_field_is_reported() -> None:
     event = {"type": "input_audio_buffer.cleared", "event_id": "e1", "surprise": json.dumps(1)}
     with pytest.raises(SdkMismatch, match="surprise"):
         check_server_event(event)
+
+
+@pytest.mark.parametrize("status", ["failed", "incomplete"])
+def test_failed_and_incomplete_responses_are_sdk_typed(
+    fake: FakeOpenAI, connect, status: str
+) -> None:  # type: ignore[no-untyped-def]
+    from tests.fake_openai import Fail
+
+    fake.script([Turn(OnResponseCreate(), Fail(status))])
+    client = connect()
+    client.send("response.create")
+    done = client.recv_until("response.done")[-1]
+    parsed = check_server_event(done)
+    assert parsed.response.status == status
+    assert parsed.response.status_details.type == status
+
+
+def test_failed_transcription_is_sdk_typed(fake: FakeOpenAI, connect) -> None:  # type: ignore[no-untyped-def]
+    fake.script([Turn(OnSpeech("Hm?", min_audio_ms=100, transcription_fails=True), Say("Sorry?"))])
+    client = connect()
+    client.send("session.update", session=CURRENT_SESSION)
+    client.recv_until("session.updated")
+    for _ in range(6):
+        client.append_audio(FRAME_20MS)
+    failed = client.recv_until("conversation.item.input_audio_transcription.failed")[-1]
+    check_server_event(failed)

@@ -144,7 +144,7 @@ class CallAgent:
             self._flush_lines()
             with contextlib.suppress(Exception):  # already closed by the peer
                 socket.close()
-        if reason in ("max_duration", "ended_by_visitor", "ended_by_server"):
+        if reason in ("max_duration", "ended_by_visitor", "ended_by_server", "ended_by_caller"):
             try:
                 self._hooks.hangup(self.call_id)
             except Exception as exc:

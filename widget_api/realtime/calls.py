@@ -8,9 +8,10 @@ the hang-up. It holds no Flask state; routes pass it what they parsed.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -72,9 +73,10 @@ class CallSpec:
     call_id: str
     company: CompanyConfig
     session_id: str
-    channel: str  # "webrtc" | "sip"
+    channel: str  # "webrtc" | "sip" | "twilio"
     max_seconds: float
     greet: bool = False
+    caller_number: str | None = None  # phone calls: personal data, only ever put on the lead
 
 
 class CallRegistry:
@@ -86,8 +88,18 @@ class CallRegistry:
         self._agents: dict[str, CallAgent] = {}
         self._by_session: dict[str, str] = {}
 
-    def start(self, spec: CallSpec) -> CallAgent:
-        """The call's agent, started once (a repeated report of the same call reuses it)."""
+    def start(
+        self,
+        spec: CallSpec,
+        *,
+        connect: Callable[[str], Socket] | None = None,
+        hangup: Callable[[str], None] | None = None,
+    ) -> CallAgent:
+        """The call's agent, started once (a repeated report of the same call reuses it).
+
+        `connect`/`hangup` replace the sideband and the REST hang-up (the Twilio bridge feeds
+        the agent from its own upstream connection and hangs up by closing the stream).
+        """
         with self._lock:
             self._forget_finished()
             existing = self._agents.get(spec.call_id)
@@ -95,9 +107,9 @@ class CallRegistry:
                 return existing
             if len(self._agents) >= MAX_AGENTS:
                 raise RuntimeError("too many live calls")
-            agent = CallAgent(
-                spec.call_id, self._hooks(spec), max_seconds=spec.max_seconds, greet=spec.greet
-            )
+            hooks = self._hooks(spec, connect or self.control.connect_sideband,
+                                hangup or self.control.hangup)  # fmt: skip
+            agent = CallAgent(spec.call_id, hooks, max_seconds=spec.max_seconds, greet=spec.greet)
             self._agents[spec.call_id] = agent
             self._by_session[spec.session_id] = spec.call_id
         return agent.start()
@@ -124,23 +136,68 @@ class CallRegistry:
         for session_id in [s for s, c in self._by_session.items() if c not in live]:
             del self._by_session[session_id]
 
-    def _hooks(self, spec: CallSpec) -> CallHooks:
+    def _hooks(
+        self, spec: CallSpec, connect: Callable[[str], Socket], hangup: Callable[[str], None]
+    ) -> CallHooks:
         from widget_api.tools.registry import ToolContext
 
         services = self._services
         ctx = ToolContext(company=spec.company, session_id=spec.session_id, channel="voice")
 
         def run_tool(call_id: str, name: str, arguments: str) -> tuple[str, bool]:
+            arguments = with_caller_number(name, arguments, spec.caller_number)
             outcome = services.tools.run(ctx, call_id, name, arguments)
             return outcome.output, outcome.ok
 
         return CallHooks(
-            connect=self.control.connect_sideband,
+            connect=connect,
             run_tool=run_tool,
             record=lambda lines: record_lines(services, spec, lines),
             finish=lambda reason, summary: record_end(services, spec.session_id, reason, summary),
-            hangup=self.control.hangup,
+            hangup=hangup,
         )
+
+
+def with_caller_number(name: str, arguments: str, caller_number: str | None) -> str:
+    """A lead logged during a phone call carries the caller's number unless the model gave one.
+
+    The number is personal data: it is stored only as the lead's phone field, where forget and
+    export reach it, and never logged.
+    """
+    if name != "log_lead" or not caller_number:
+        return arguments
+    try:
+        args = json.loads(arguments)
+    except ValueError:
+        return arguments
+    if not isinstance(args, dict) or args.get("phone"):
+        return arguments
+    return json.dumps({**args, "phone": caller_number})
+
+
+_REGISTRIES: dict[int, CallRegistry] = {}
+_REGISTRIES_LOCK = threading.Lock()
+
+
+def registry_for(services: Services) -> CallRegistry:
+    """The process's call registry over these services (WebRTC, SIP and Twilio calls alike).
+
+    Raises ApiError `realtime_unavailable` when no OpenAI key is configured.
+    """
+    from widget_api.errors import ApiError
+
+    settings = services.settings
+    if not settings.realtime_enabled or settings.openai_api_key is None:
+        raise ApiError("realtime_unavailable")
+    with _REGISTRIES_LOCK:
+        registry = _REGISTRIES.get(id(services))
+        if registry is None:
+            control = CallControl(
+                settings.openai_api_key.get_secret_value(), settings.openai_base_url,
+                settings.openai_timeout_seconds,
+            )  # fmt: skip
+            registry = _REGISTRIES[id(services)] = CallRegistry(services, control)
+        return registry
 
 
 def record_lines(services: Services, spec: CallSpec, lines: Sequence[TranscriptLine]) -> None:

@@ -1,0 +1,207 @@
+"""A Twilio Media Stream bridged to one Realtime session, G.711 mu-law passed through unchanged.
+
+Pure protocol logic with two narrow sends (`to_twilio`, `to_openai`), so the ASGI handler, the
+tests and the benchmark drive the same code. Twilio's caller audio is already 8 kHz mu-law and
+the session says `audio/pcmu` both ways, so payloads are copied as base64 strings without being
+decoded: the per-frame work is one JSON parse and one string concatenation each way.
+
+Barge-in: every outbound chunk is followed by a Twilio `mark`; Twilio echoes a mark when the
+audio before it has played, so the echoed marks say how much of the answer the caller heard.
+When the caller starts talking over the answer, the bridge sends Twilio `clear` (drop what is
+buffered) and `conversation.item.truncate` at the heard position, so the model forgets the
+unheard rest.
+
+Time to first audio per turn: from the arrival of the caller's last inbound media frame before
+`speech_stopped` (its media timestamp is the VAD's `audio_end_ms`) to the first outbound media
+frame of the answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+MULAW_BYTES_PER_MS = 8  # 8 kHz, one byte per sample
+_BASE64 = re.compile(r"[A-Za-z0-9+/]*={0,2}")
+_STREAM_SID = re.compile(r"[A-Za-z0-9]{1,64}")
+ARRIVALS_KEPT = 512  # ~10 s of 20 ms frames: enough to find the frame VAD stopped at
+
+
+@dataclass
+class _Answer:
+    """The assistant item being played: audio sent and audio heard, in milliseconds."""
+
+    item_id: str
+    sent_ms: float = 0.0
+    heard_ms: float = 0.0
+    marks: deque[tuple[str, float]] = field(default_factory=deque)  # (name, sent_ms at mark)
+
+
+@dataclass
+class BridgeStats:
+    media_in: int = 0
+    media_out: int = 0
+    barge_ins: int = 0
+    first_audio_ms: list[float] = field(default_factory=list)
+
+
+class TwilioBridge:
+    """One phone call: Twilio frames in/out on one side, Realtime events on the other."""
+
+    def __init__(
+        self,
+        to_twilio: Callable[[str], None],
+        to_openai: Callable[[str], None],
+        *,
+        on_start: Callable[[dict[str, Any]], None] | None = None,
+        on_turn_latency: Callable[[float], None] | None = None,
+        on_event: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        self._to_twilio, self._to_openai = to_twilio, to_openai
+        self._on_start, self._on_latency, self._on_event = on_start, on_turn_latency, on_event
+        self._clock = clock
+        self.stream_sid: str | None = None
+        self.stopped = False
+        self.stats = BridgeStats()
+        self._answer: _Answer | None = None
+        self._mark_seq = 0
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=ARRIVALS_KEPT)
+        self._turn_started: float | None = None
+        self._waiting_first_audio = False
+
+    # -- Twilio -> OpenAI -----------------------------------------------------------------
+
+    def from_twilio(self, text: str) -> None:
+        """One Twilio message (`connected`, `start`, `media`, `mark`, `dtmf`, `stop`)."""
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        kind = message.get("event") if isinstance(message, dict) else None
+        if kind == "media":
+            self._media(message)
+        elif kind == "mark":
+            self._mark_played(str((message.get("mark") or {}).get("name") or ""))
+        elif kind == "start":
+            start = message.get("start") or {}
+            sid = str(start.get("streamSid") or message.get("streamSid") or "")
+            self.stream_sid = sid if _STREAM_SID.fullmatch(sid) else None
+            if self._on_start is not None:
+                self._on_start(start)
+        elif kind == "stop":
+            self.stopped = True
+
+    def _media(self, message: dict[str, Any]) -> None:
+        media = message.get("media") or {}
+        payload = media.get("payload")
+        if not isinstance(payload, str) or media.get("track", "inbound") != "inbound":
+            return
+        self.stats.media_in += 1
+        with contextlib.suppress(TypeError, ValueError):
+            self._arrivals.append((int(media.get("timestamp") or 0), self._clock()))
+        if not _BASE64.fullmatch(payload):
+            return  # never splice anything but base64 into the JSON below
+        # base64 needs no JSON escaping: the payload goes through as it came.
+        self._to_openai('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
+
+    def _mark_played(self, name: str) -> None:
+        answer = self._answer
+        if answer is None:
+            return
+        while answer.marks:
+            mark, at_ms = answer.marks.popleft()
+            answer.heard_ms = at_ms
+            if mark == name:
+                break
+
+    # -- OpenAI -> Twilio -----------------------------------------------------------------
+
+    def from_openai(self, text: str) -> None:
+        """One Realtime server event."""
+        try:
+            event = json.loads(text)
+        except ValueError:
+            return
+        if not isinstance(event, dict):
+            return
+        kind = event.get("type")
+        if kind == "response.output_audio.delta":
+            self._audio_out(event)
+        elif kind == "input_audio_buffer.speech_started":
+            self._barge_in()
+        elif kind == "input_audio_buffer.speech_stopped":
+            self._speech_stopped(event)
+        elif self._on_event is not None:
+            self._on_event(text)
+
+    def _audio_out(self, event: dict[str, Any]) -> None:
+        delta, item_id = event.get("delta"), str(event.get("item_id") or "")
+        if not isinstance(delta, str) or not self.stream_sid or not _BASE64.fullmatch(delta):
+            return
+        if self._waiting_first_audio and self._turn_started is not None:
+            self._waiting_first_audio = False
+            elapsed = (self._clock() - self._turn_started) * 1000
+            self.stats.first_audio_ms.append(elapsed)
+            if self._on_latency is not None:
+                self._on_latency(elapsed)
+        if self._answer is None or self._answer.item_id != item_id:
+            self._answer = _Answer(item_id)
+        answer = self._answer
+        answer.sent_ms += _b64_len(delta) / MULAW_BYTES_PER_MS
+        self._mark_seq += 1
+        mark = f"m{self._mark_seq}"
+        answer.marks.append((mark, answer.sent_ms))
+        sid = self.stream_sid
+        self._to_twilio(
+            '{"event":"media","streamSid":"' + sid + '","media":{"payload":"' + delta + '"}}'
+        )
+        self._to_twilio('{"event":"mark","streamSid":"' + sid + '","mark":{"name":"' + mark + '"}}')
+        self.stats.media_out += 1
+
+    def _barge_in(self) -> None:
+        """The caller talks over the answer: drop Twilio's buffer, truncate at what was heard."""
+        answer, self._answer = self._answer, None
+        self._waiting_first_audio = False
+        if answer is None or not answer.marks or not self.stream_sid:
+            return  # nothing unplayed: the answer had finished
+        self.stats.barge_ins += 1
+        self._to_twilio(json.dumps({"event": "clear", "streamSid": self.stream_sid}))
+        self._to_openai(
+            json.dumps(
+                {
+                    "type": "conversation.item.truncate",
+                    "item_id": answer.item_id,
+                    "content_index": 0,
+                    "audio_end_ms": int(answer.heard_ms),
+                }
+            )
+        )
+
+    def _speech_stopped(self, event: dict[str, Any]) -> None:
+        end_ms = event.get("audio_end_ms")
+        arrived = None
+        if isinstance(end_ms, int | float):
+            # The last frame at or before the point VAD called the end of speech.
+            for timestamp, at in reversed(self._arrivals):
+                if timestamp <= end_ms:
+                    arrived = at
+                    break
+        if arrived is None and self._arrivals:
+            arrived = self._arrivals[-1][1]
+        self._turn_started = arrived if arrived is not None else self._clock()
+        self._waiting_first_audio = True
+
+
+def _b64_len(text: str) -> int:
+    """Decoded size of a base64 string, without decoding it."""
+    return len(text) * 3 // 4 - text.count("=", max(0, len(text) - 2))

@@ -1,0 +1,222 @@
+"""`/ws/twilio/<companyId>`: a Twilio Media Stream, bridged to the company's Realtime session.
+
+A thin adapter on the worker's loop. The handshake must carry a valid `X-Twilio-Signature`
+(Twilio signs the stream URL with the account's auth token); the `start` message must carry the
+stream token the signed TwiML webhook handed out. Media frames go through `TwilioBridge` on the
+loop (no thread hop per frame). Tool calls, the transcript, the maximum duration and the summary
+run in a `CallAgent` thread that reads the non-audio events from a queue, as it would from a
+sideband, so a tool never blocks the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import queue
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from widget_api.errors import ApiError
+from widget_api.phone.sip import PHONE_NOTE
+from widget_api.phone.twilio_bridge import TwilioBridge
+from widget_api.phone.twilio_signature import valid_stream_token, valid_twilio_signature
+
+if TYPE_CHECKING:
+    from widget_api.relay.hub import RelayHub
+    from widget_api.services import Services
+    from widget_api.serving.websocket import WebSocketRequest
+
+log = logging.getLogger(__name__)
+
+CLOSE_POLICY = 1008
+
+
+class LoopFeed:
+    """The agent's `Socket`: events fed from the loop, sends posted back to the loop."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, send_upstream: Any) -> None:
+        self._loop, self._send_upstream = loop, send_upstream
+        self._queue: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+
+    def feed(self, text: str) -> None:
+        self._queue.put(text)
+
+    def end(self) -> None:
+        self._queue.put(None)
+
+    def send(self, message: str) -> None:
+        self._loop.call_soon_threadsafe(self._send_upstream, message)
+
+    def recv(self, timeout: float | None = None) -> str:
+        try:
+            item = self._queue.get(timeout=timeout)
+        except queue.Empty:
+            raise TimeoutError from None
+        if item is None:
+            self._queue.put(None)  # stays ended for every later read
+            raise EOFError("upstream closed")
+        return item
+
+    def close(self) -> None:
+        return None
+
+
+def stream_url(settings: Any, company_id: str) -> str:
+    """The public `wss://` URL of the stream endpoint, as Twilio signs it."""
+    origin = settings.server_origin
+    scheme = "wss://" if origin.startswith("https://") else "ws://"
+    return scheme + origin.split("://", 1)[1] + f"/ws/twilio/{company_id}"
+
+
+def _refusal(request: WebSocketRequest, services: Services, company_id: str) -> ApiError | None:
+    settings = services.settings
+    token = settings.twilio_auth_token
+    if token is None or not settings.realtime_enabled:
+        return ApiError("phone_not_configured")
+    try:
+        services.companies.get(company_id)
+    except ApiError as err:
+        return err
+    signature = request.headers.get("x-twilio-signature")
+    url = stream_url(settings, company_id)
+    if not valid_twilio_signature(token.get_secret_value(), url, {}, signature):
+        return ApiError("twilio_signature_invalid")
+    return None
+
+
+async def handle(
+    request: WebSocketRequest, services: Services, hub: RelayHub, *, company_id: str
+) -> None:
+    """Refuse or accept the stream, then bridge it until either side ends."""
+    refusal = _refusal(request, services, company_id)
+    if refusal is not None:
+        await request.deny(refusal.status, refusal.to_dict())
+        return
+    page = await request.accept()
+    if page is None:
+        return
+    await run_call(page, services, hub, services.companies.get(company_id))
+
+
+async def run_call(page: Any, services: Services, hub: RelayHub, company: Any) -> None:
+    """Bridge one accepted Twilio stream (`page`: a PageLink) to a new Realtime session."""
+    from widget_api.instructions import build_instructions
+    from widget_api.realtime.session_config import PCMU, build_session
+    from widget_api.relay.upstream import UpstreamUnavailable, open_upstream
+
+    settings = services.settings
+    assert settings.openai_api_key is not None and settings.twilio_auth_token is not None
+    try:
+        upstream = await open_upstream(
+            settings.openai_base_url, settings.openai_api_key.get_secret_value(), company.model,
+            timeout=settings.openai_timeout_seconds,
+        )  # fmt: skip
+    except UpstreamUnavailable:
+        page.close(1011, "upstream unavailable")
+        return
+    loop = asyncio.get_running_loop()
+    feed = LoopFeed(loop, upstream.send)
+    call = _PhoneCall(services, hub, company, page, upstream, feed)
+    bridge = TwilioBridge(
+        page.send, upstream.send, on_start=call.started, on_turn_latency=call.latency,
+        on_event=feed.feed,
+    )  # fmt: skip
+    session = build_session(
+        company, services.tools.declarations(company),
+        instructions=build_instructions(company) + PHONE_NOTE, audio_format=PCMU,
+    )  # fmt: skip
+    upstream.send(json.dumps({"type": "session.update", "session": session}))
+    upstream.attach(bridge.from_openai, call.upstream_closed)
+    page.attach(bridge.from_twilio, call.twilio_closed)
+    await page.lost
+    call.twilio_closed()
+    await call.finished()
+    upstream.close()
+
+
+class _PhoneCall:
+    """The non-audio half of one phone call: the agent thread and the records."""
+
+    def __init__(
+        self, services: Services, hub: RelayHub, company: Any, page: Any, upstream: Any,
+        feed: LoopFeed,
+    ) -> None:  # fmt: skip
+        self.services, self.hub, self.company = services, hub, company
+        self.page, self.upstream, self.feed = page, upstream, feed
+        self.session_id = "tw_" + secrets.token_urlsafe(18)
+        self.agent: Any = None
+        self._loop = asyncio.get_running_loop()
+
+    def started(self, start: dict[str, Any]) -> None:
+        """Twilio's `start`: check the stream token, then record the call and start the agent."""
+        from widget_api.realtime.calls import CallSpec
+
+        params = start.get("customParameters") or {}
+        call_sid = str(start.get("callSid") or "")
+        token = self.services.settings.twilio_auth_token
+        assert token is not None
+        if not valid_stream_token(
+            token.get_secret_value(), self.company.id, call_sid, params.get("token")
+        ):
+            log.warning("twilio stream without a valid stream token; closing")
+            self.page.close(CLOSE_POLICY, "stream token invalid")
+            return
+        from widget_api.realtime.calls import registry_for
+
+        registry = registry_for(self.services)
+        spec = CallSpec(
+            call_id=self.session_id, company=self.company, session_id=self.session_id,
+            channel="twilio", max_seconds=self.services.settings.relay_max_session_seconds,
+            greet=True, caller_number=_caller(params.get("caller")),
+        )  # fmt: skip
+        self.hub.offload(lambda: _record_start(self.services, spec), lambda _f: None)
+        self.agent = registry.start(
+            spec, connect=lambda _call_id: self.feed, hangup=lambda _call_id: self._hang_up()
+        )
+
+    def latency(self, first_audio_ms: float) -> None:
+        from widget_api.crm.latency import record_turn_latency
+
+        def store() -> None:
+            record_turn_latency(
+                self.services.db, company_id=self.company.id, session_id=self.session_id,
+                channel="twilio", first_audio_ms=first_audio_ms,
+            )  # fmt: skip
+
+        self.hub.offload(store, lambda _f: None)
+
+    def _hang_up(self) -> None:
+        """The agent's hang-up (max duration, summary done): closing the stream ends the call."""
+        self._loop.call_soon_threadsafe(self.page.close, 1000, "call ended")
+
+    def twilio_closed(self) -> None:
+        if self.agent is not None and not self.agent.finished:
+            agent = self.agent
+            self._loop.run_in_executor(None, lambda: agent.end("ended_by_caller", wait=0))
+
+    def upstream_closed(self) -> None:
+        self.feed.end()
+        self.page.close(1000, "upstream closed")
+
+    async def finished(self) -> None:
+        if self.agent is not None:
+            agent = self.agent
+            await self._loop.run_in_executor(None, lambda: agent.wait(10.0))
+
+
+def _caller(value: Any) -> str | None:
+    from widget_api.phone.directory import number_from_sip
+
+    return number_from_sip(value) if isinstance(value, str) else None
+
+
+def _record_start(services: Services, spec: Any) -> None:
+    from widget_api.crm import record
+
+    record.start_or_resume(
+        services.db, company_id=spec.company.id, session_id=spec.session_id,
+        transport=spec.channel, language=spec.company.language,
+    )  # fmt: skip
+
+
