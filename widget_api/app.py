@@ -57,7 +57,6 @@ def create_app(
     from widget_api.routes import widget
 
     app.register_blueprint(widget.bp)
-    widget.sock.init_app(app)
     from widget_api.routes import admin
 
     app.register_blueprint(admin.bp)

@@ -66,6 +66,11 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "webhook_signature_invalid": ErrorSpec(400, "The webhook signature does not verify."),
     "twilio_signature_invalid": ErrorSpec(403, "The Twilio signature does not verify."),
     "phone_not_configured": ErrorSpec(503, "The phone channel is not configured."),
+    # webhooks and reports
+    "signature_invalid": ErrorSpec(401, "The webhook signature does not verify."),
+    "bookings_not_configured": ErrorSpec(404, "This company receives no booking notifications."),
+    "delivery_not_found": ErrorSpec(404, "No dead letter with that id."),
+    "link_not_found": ErrorSpec(404, "This link is unknown or has expired."),
     # server
     "database_unavailable": ErrorSpec(503, "The database is unavailable."),
     "internal_error": ErrorSpec(500, "Something went wrong on our side."),

@@ -1,17 +1,21 @@
-"""Running the app on gunicorn, programmatically (`widget-api serve`).
+"""Running the app (`widget-api serve`): gunicorn master, uvicorn workers, one loop each.
 
-`gthread` workers because flask-sock holds one handler thread per open WebSocket (a relayed
-conversation's thread only sleeps: its frames run on the worker's relay loop, see
-`relay.hub`); `--threads` therefore bounds the concurrent conversations per worker. One worker by
-default because the session rate limits and daily caps are counted in the process; more workers
-spread relayed audio over more cores but multiply those limits (each worker counts its own) and
-load the model once each. The app is built inside the worker (not preloaded in the master):
-torch's thread pools do not survive a fork.
+gunicorn supervises the workers (restarts, graceful stop, `--workers`); each worker is uvicorn on
+uvloop (`serving.worker`): WebSockets and slow or idle clients are served on the worker's event
+loop and hold no thread, and HTTP requests run on a pool of `--threads` once their body has
+arrived. Why this model: README, "Running in production". The app is built inside the worker
+(not preloaded in the master): torch's thread pools do not survive a fork.
 """
 
 from __future__ import annotations
 
 import logging
+import resource
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -31,6 +35,18 @@ def configure_logging(level: str) -> None:
     )
 
 
+def raise_open_file_limit() -> int:
+    """Lift the soft descriptor limit to the hard one: each idle WebSocket is a descriptor."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            return soft
+        return hard
+    return soft
+
+
 class WidgetServer(BaseApplication):  # type: ignore[misc]
     """gunicorn with our settings; each worker builds the app and prepares storage first."""
 
@@ -39,15 +55,17 @@ class WidgetServer(BaseApplication):  # type: ignore[misc]
         super().__init__()
 
     def load_config(self) -> None:
+        from widget_api.serving.worker import worker_class_for
+
         settings = self.settings
         options: dict[str, Any] = {
             "bind": f"{settings.host}:{settings.port}",
-            "worker_class": "gthread",
+            "worker_class": worker_class_for(settings),
             "workers": settings.server_workers,
-            "threads": settings.server_threads,
             "timeout": BOOT_TIMEOUT_SECONDS,
             "graceful_timeout": 10,
             "keepalive": 5,
+            "backlog": 2048,
             "loglevel": settings.log_level.lower(),
             # Access logs stay off: query strings and client addresses are not needed to operate.
             "accesslog": None,
@@ -62,12 +80,15 @@ class WidgetServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         from widget_api.app import create_app
+        from widget_api.delivery.runner import start_sender
         from widget_api.services import get_services, prepare_storage
+        from widget_api.serving.asgi import build_asgi
 
         configure_logging(self.settings.log_level)
         app = create_app(self.settings)
         prepare_storage(get_services(app))
-        return app
+        start_sender(get_services(app))  # webhook outbox: one sender per worker
+        return build_asgi(app)
 
 
 def _announce_ready(worker: Any) -> None:
@@ -77,4 +98,46 @@ def _announce_ready(worker: Any) -> None:
 
 def serve(settings: Settings) -> None:
     """Run until interrupted; exits non-zero when no worker could boot."""
+    raise_open_file_limit()
     WidgetServer(settings).run()
+
+
+@contextmanager
+def serve_in_thread(flask_app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """The app on a loopback port, served by uvicorn from a daemon thread (tests, scripts).
+
+    Same ASGI app, protocols and limits as a worker; yields the base URL.
+    """
+    import uvicorn
+
+    from widget_api.services import get_services
+    from widget_api.serving.asgi import build_asgi
+    from widget_api.serving.worker import guard_for, uvicorn_options
+
+    settings = get_services(flask_app).settings
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    if settings.public_origin is None:
+        # As `serve --port` does: the server's own origin is the one it is reachable at.
+        settings.host, settings.port = host, int(sock.getsockname()[1])
+    config = uvicorn.Config(
+        build_asgi(flask_app), log_config=None, **uvicorn_options(settings, guard_for(settings))
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

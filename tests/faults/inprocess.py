@@ -1,4 +1,4 @@
-"""The app on a loopback port inside this process (threaded werkzeug, which flask-sock supports).
+"""The app on a loopback port inside this process (uvicorn in a thread, as a worker serves it).
 
 For scenarios whose fault lives outside the server (a private PostgreSQL, a Chroma server):
 it shares the already-loaded embedding model instead of booting a process per scenario.
@@ -6,13 +6,10 @@ it shares the already-loaded embedding model instead of booting a process per sc
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-from werkzeug.serving import make_server
 
 from widget_api.services import Services
 from widget_api.settings import Settings
@@ -40,6 +37,7 @@ def settings_for(data_dir: Path, database_url: str, **overrides: Any) -> Setting
 def serve_app(settings: Settings, embedder: Any) -> Iterator[tuple[str, Services]]:
     """(base URL, services) of the app served from a daemon thread until the block ends."""
     from widget_api.app import create_app
+    from widget_api.server import serve_in_thread
     from widget_api.services import build_services, get_services, prepare_storage
 
     services = build_services(settings, embedder=embedder, env={})
@@ -47,13 +45,8 @@ def serve_app(settings: Settings, embedder: Any) -> Iterator[tuple[str, Services
         services.db.upgrade()  # `widget-api migrate` in production
     prepare_storage(services)
     app = create_app(services=services)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="faults-app", daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}", get_services(app)
+        with serve_in_thread(app) as base:
+            yield base, get_services(app)
     finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
         services.db.dispose()

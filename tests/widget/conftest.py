@@ -11,13 +11,11 @@ import json
 import re
 import shutil
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from widget_api.settings import BUNDLED_COMPANIES_DIR, Settings
 
@@ -90,15 +88,11 @@ def make_app(widget_services: Any) -> Callable[..., Any]:
 
 @contextmanager
 def serve(app: Any, port: int = 0) -> Iterator[str]:
-    """Run `app` on a loopback port (threaded werkzeug, which flask-sock supports)."""
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+    """Run `app` on a loopback port: uvicorn in a thread, as `widget-api serve`'s worker runs it."""
+    from widget_api.server import serve_in_thread
+
+    with serve_in_thread(app, port=port) as base:
+        yield base
 
 
 def recv_until(

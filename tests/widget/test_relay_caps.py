@@ -68,7 +68,8 @@ def test_page_leaving_closes_the_upstream(make_app: Any, fake: FakeOpenAI) -> No
 
 
 def test_a_frame_over_the_relay_limit_gets_an_error_event(make_app: Any, fake: FakeOpenAI) -> None:
-    for ws in _open(make_app, fake):
+    # A socket limit above the relay's own (256 KB), so the relay's check is the one that answers.
+    for ws in _open(make_app, fake, ws_max_message_bytes=512 * 1024):
         ws.send(json.dumps({"type": "conversation.item.create", "pad": "x" * 300_000}))
         error = recv_until(ws, lambda e: e["type"] == "error")[-1]
         assert error["error"]["code"] == "event_not_allowed"

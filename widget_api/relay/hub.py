@@ -1,23 +1,22 @@
-"""One asyncio event loop per server process that carries every relayed conversation.
+"""The relay's place on the worker's event loop, and the pool its blocking work runs on.
 
-Thread-per-connection cost four threads per conversation (gunicorn's handler, simple-websocket's
-reader, the websockets client's reader, a close watcher), and at a few hundred conversations the
-GIL hand-offs between them, 50 frames a second each way, were the bottleneck. Here both sockets of
-every conversation live on one loop thread: a frame is read, looked at and written in a single
-callback. Blocking work (tool calls hit the database and Chroma; conversation records hit the
-database) runs on a small thread pool and its result is posted back to the loop.
-
-The loop starts with the first conversation, never at import time, and runs on uvloop when it is
-installed (its transports cost about half of asyncio's per write).
+Every conversation's sockets live on the uvicorn worker's one event loop: a frame is read, looked
+at and written in a single callback, and an idle conversation costs no thread. Thread-per-
+connection cost four threads per conversation, and at a few hundred conversations the GIL
+hand-offs between them, 50 frames a second each way, were the bottleneck. Blocking work (tool
+calls hit the database and Chroma; conversation records hit the database; the local engine
+embeds and searches) runs on a small thread pool and its result is posted back to the loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
+import functools
 import logging
 import threading
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 log = logging.getLogger(__name__)
@@ -30,56 +29,45 @@ TOOL_THREADS = 4
 
 
 class RelayHub:
-    """The process's relay loop and the pool its blocking work runs on."""
+    """The pool that runs a conversation's blocking work; the loop is whichever one calls."""
 
     def __init__(self, tool_threads: int = TOOL_THREADS) -> None:
         self._tool_threads = tool_threads
         self._lock = threading.Lock()
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
 
-    def loop(self) -> asyncio.AbstractEventLoop:
-        """The running loop, started on first use."""
+    def pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """The pool, started on first use (never at import time)."""
         with self._lock:
-            if self._loop is None:
-                self._loop = _new_loop()
+            if self._pool is None:
                 self._pool = concurrent.futures.ThreadPoolExecutor(
                     self._tool_threads, thread_name_prefix="relay-tool"
                 )
-                ready = threading.Event()
-                thread = threading.Thread(
-                    target=self._run, args=(self._loop, ready), name="relay-loop", daemon=True
-                )
-                thread.start()
-                ready.wait()
-            return self._loop
-
-    @staticmethod
-    def _run(loop: asyncio.AbstractEventLoop, ready: threading.Event) -> None:
-        asyncio.set_event_loop(loop)
-        loop.call_soon(ready.set)
-        loop.run_forever()
-
-    def call(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Run `coro` on the loop and wait for it in the calling (handler) thread.
-
-        The waiting thread sleeps on a lock: it costs memory for its stack, no CPU.
-        """
-        return asyncio.run_coroutine_threadsafe(coro, self.loop()).result()
+            return self._pool
 
     def offload(
         self, fn: Callable[[], T], then: Callable[[concurrent.futures.Future[T]], None]
     ) -> None:
         """Run blocking `fn` on the pool, then `then(future)` back on the loop. Loop-side only."""
-        loop = self.loop()
-        assert self._pool is not None
-        future = self._pool.submit(fn)
-        future.add_done_callback(lambda done: loop.call_soon_threadsafe(then, done))
+        loop = asyncio.get_running_loop()
+        future = self.pool().submit(fn)
+        future.add_done_callback(functools.partial(_post, loop, then))
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Await blocking `fn(*args)` run on the pool."""
+        return await asyncio.get_running_loop().run_in_executor(self.pool(), fn, *args)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _new_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()  # type: ignore[no-any-return]
+def _post(
+    loop: asyncio.AbstractEventLoop,
+    then: Callable[[concurrent.futures.Future[T]], None],
+    done: concurrent.futures.Future[T],
+) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop closed while the work ran (shutdown)
+        loop.call_soon_threadsafe(then, done)

@@ -2,10 +2,15 @@
 
 Same socket, same events: the page sends `conversation.item.create` (user text) and
 `response.create`, and receives `response.output_text.*` and `widget.tool_result` events.
+Like `session.RelaySession`, every method runs on the loop: frames arrive as callbacks, a timer
+enforces the caps, and an answer (embedding, search, tools) runs on the hub's pool, one at a time
+per conversation, its events posted back to the loop in order.
 """
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 import time
 from collections.abc import Callable
@@ -13,11 +18,17 @@ from typing import Any
 
 from widget_api.local_engine import LocalEngine
 from widget_api.relay import frames
-from widget_api.relay.channel import ChannelClosed, ClientChannel
 from widget_api.relay.client_events import user_text
-from widget_api.relay.contracts import ConversationLog, RelayLimits
+from widget_api.relay.contracts import NULL_RECORDER, ConversationLog, Recorder, RelayLimits
+from widget_api.relay.session import Offload, PageSide
 
 log = logging.getLogger(__name__)
+
+# Events a voice page may still send after falling back to text; meaningless here, not errors.
+_IGNORED = frozenset({
+    frames.CLIENT_AUDIO, "widget.playback", "input_audio_buffer.commit",
+    "input_audio_buffer.clear", "response.cancel",
+})  # fmt: skip
 
 
 class LocalSession:
@@ -25,60 +36,107 @@ class LocalSession:
 
     def __init__(
         self,
-        channel: ClientChannel,
+        page: PageSide,
         engine: LocalEngine,
         *,
         conversation: ConversationLog,
         limits: RelayLimits,
+        offload: Offload,
         reason: str = "realtime_unavailable",
+        recorder: Recorder = NULL_RECORDER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._channel = channel
+        self._page = page
         self._engine = engine
+        self._recorder = recorder
         self._conversation = conversation
         self._limits = limits
+        self._offload = offload
         self._reason = reason
         self._clock = clock
-        self._pending: str | None = None
+        self._loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[str] = self._loop.create_future()
+        self._pending: str | None = None  # user text waiting for response.create
+        self._answering = False
+        self._answer_requested = False  # response.create arrived while answering
+        self._started_at = self._last_activity = clock()
+        self._timer: asyncio.TimerHandle | None = None
+        self.done.add_done_callback(self._on_done)
 
-    def run(self) -> None:
-        """Introduce the text assistant, then answer until the page leaves or a cap is reached."""
-        try:
-            self._send({"type": "session.created", "session": {
-                "type": "realtime", "object": "realtime.session", "output_modalities": ["text"],
-            }})  # fmt: skip
-            self._send({"type": "widget.notice", "mode": "text", "code": self._reason,
-                        "message": self._engine.introduction()})  # fmt: skip
-            self._loop()
-        except ChannelClosed:
-            pass
-        finally:
-            self._channel.close()
+    def start(self) -> None:
+        """Introduce the text assistant (unless continuing) and start the cap timer."""
+        self._send({"type": "session.created", "session": {
+            "type": "realtime", "object": "realtime.session", "output_modalities": ["text"],
+        }})  # fmt: skip
+        event = self._recorder.session_event()
+        if event is not None:
+            self._send(event)
+        self._engine.observe_tools(self._recorder.tool)
+        # The page already greets as the text assistant when voice is off; a continued
+        # conversation needs no introduction at all. Only a fallback from voice explains itself.
+        message = None
+        if self._recorder.resumed:
+            self._engine.restore(self._recorder.history, self._recorder.contact)
+        elif self._reason != "realtime_unavailable":
+            message = self._engine.introduction()
+        self._send({"type": "widget.notice", "mode": "text", "code": self._reason,
+                    "message": message})  # fmt: skip
+        self._arm_timer()
 
-    def _loop(self) -> None:
-        started = last_activity = self._clock()
+    def _on_done(self, done: asyncio.Future[str]) -> None:
+        reason = done.result() if not done.cancelled() else "cancelled"
+        self._offload(lambda: self._recorder.close(reason), lambda _f: None)
+
+    # --- caps: one timer at the nearest deadline, so an idle conversation costs no wake-ups ----
+    def _arm_timer(self) -> None:
         limits = self._limits
-        while True:
-            now = self._clock()
-            if now - started > limits.max_session_seconds:
-                return self._finish("session_expired", "The conversation reached its time limit.")
-            if now - last_activity > limits.idle_timeout_seconds:
-                return self._finish("session_idle", "The conversation was idle too long.")
-            frame = self._channel.receive(limits.poll_seconds)
-            if frame is None:
-                continue
-            if isinstance(frame, bytes) or len(frame) > limits.max_client_frame:
-                self._send(frames.error_event("event_not_allowed", "Unsupported frame."))
-                continue
-            kind = frames.peek_type(frame)
-            if kind in (frames.CLIENT_AUDIO, "widget.playback", "input_audio_buffer.commit",
-                        "input_audio_buffer.clear", "response.cancel"):  # fmt: skip
-                continue  # audio has no meaning for a text engine; the page may still send some
-            last_activity = now
-            self._on_event(frames.parse(frame))
+        deadline = min(
+            self._started_at + limits.max_session_seconds,
+            self._last_activity + limits.idle_timeout_seconds,
+        )
+        delay = max(0.0, deadline - self._clock()) + 0.01
+        self._timer = self._loop.call_later(delay, self._check_caps)
 
-    def _on_event(self, event: dict[str, Any] | None) -> None:
+    def _check_caps(self) -> None:
+        if self.done.done():
+            return
+        now, limits = self._clock(), self._limits
+        if now - self._started_at > limits.max_session_seconds:
+            return self._finish("session_expired", "The conversation reached its time limit.")
+        if self._answering:
+            self._last_activity = now  # an answer in progress is activity
+        elif now - self._last_activity > limits.idle_timeout_seconds:
+            return self._finish("session_idle", "The conversation was idle too long.")
+        self._arm_timer()
+
+    def _finish(self, code: str, message: str) -> None:
+        log.info("local session ends: %s", code)
+        self._send(frames.error_event(code, message))
+        self._page.close(1000, code)
+        self.done.set_result(code)
+
+    def on_page_closed(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        if not self.done.done():
+            self.done.set_result("page_left")
+
+    # --- page → engine -----------------------------------------------------------------------
+    def on_page_frame(self, frame: str | bytes) -> None:
+        """Only a valid conversation event counts as activity: junk is answered, never a
+        keep-alive."""
+        if self.done.done():
+            return
+        if isinstance(frame, bytes) or len(frame) > self._limits.max_client_frame:
+            self._send(frames.error_event("event_not_allowed", "Unsupported frame."))
+            return
+        if frames.peek_type(frame) in _IGNORED:
+            return
+        event = frames.parse(frame)
         kind = event.get("type") if event else None
+        if kind == "widget.context" and event is not None:
+            self._offload(lambda: self._recorder.context(event), lambda _f: None)
+            return
         if kind == "conversation.item.create" and event is not None:
             text = user_text(event)
             if text is None or len(text) > self._limits.max_text_chars:
@@ -86,17 +144,49 @@ class LocalSession:
                 return
             self._pending = text
         elif kind == "response.create":
-            if self._pending is None:
-                return
-            text, self._pending = self._pending, None
-            self._conversation.turn()
-            self._engine.respond(text, self._send)
+            self._answer_requested = True
+            self._answer_next()
         else:
             self._send(frames.error_event("event_not_allowed", "Unsupported event."))
+            return
+        self._last_activity = self._clock()
 
-    def _finish(self, code: str, message: str) -> None:
-        log.info("local session ends: %s", code)
-        self._send(frames.error_event(code, message))
+    def _answer_next(self) -> None:
+        if self._answering or not self._answer_requested:
+            return
+        self._answer_requested = False
+        if self._pending is None:
+            return
+        text, self._pending = self._pending, None
+        self._answering = True
+        self._offload(lambda: self._answer(text), self._answered)
+
+    def _answer(self, text: str) -> None:
+        """On the pool: record the turn and let the engine emit its events onto the loop.
+
+        The visitor's line is stored first, so qualification facts in it reach the lead even
+        when this very answer logs the lead; the answer's lines follow as one more batch.
+        """
+        self._conversation.turn()
+        self._recorder.said("user", text)
+        self._recorder.flush()
+        self._engine.respond(text, self._emit_threadsafe)
+        self._recorder.flush()
+
+    def _emit_threadsafe(self, event: dict[str, Any]) -> None:
+        if event.get("type") == "response.output_text.done":
+            self._recorder.said("assistant", str(event.get("text") or ""))
+        self._loop.call_soon_threadsafe(self._send, event)
+
+    def _answered(self, future: concurrent.futures.Future[Any]) -> None:
+        # Posted after every event the answer emitted (call_soon_threadsafe keeps order).
+        self._answering = False
+        self._last_activity = self._clock()
+        if future.exception() is not None:
+            log.error("local engine failed", exc_info=future.exception())
+            self._send(frames.error_event("internal_error", "Something went wrong on our side."))
+        if not self.done.done():
+            self._answer_next()
 
     def _send(self, event: dict[str, Any]) -> None:
-        self._channel.send(frames.dumps(event))
+        self._page.send(frames.dumps(event))

@@ -1,197 +1,183 @@
-"""The page's WebSocket, taken over from simple-websocket by the relay loop.
+"""The page's WebSocket as the relay sees it: non-blocking `send`/`close`, frames to a callback.
 
-flask-sock still does the handshake (origin check, auth, the 101 answer through simple-websocket's
-wsproto connection), but simple-websocket's per-connection reader thread is never started: the
-route installs `DeferredReader` as its `thread_class`. A relayed conversation then hands a
-duplicate of the socket and the already-open wsproto connection (with any permessage-deflate the
-browser negotiated) to the loop, where `PageLink` reads and writes frames in callbacks. The local
-text engine, low-rate and blocking, starts the reader thread and keeps simple-websocket's API.
+The socket is an ASGI WebSocket served by the worker's uvicorn loop (wsproto underneath); this
+class turns its `receive`/`send` coroutines into the callback shape the sessions use, and bounds
+what one page can cost:
+
+- inbound: uvicorn stops reading the socket while a message waits for us, and the reader only
+  starts at `attach`, so a page that sends faster than we forward is held back by TCP itself;
+  messages over the size limit are refused by uvicorn (close 1009); more than `frames_per_second`
+  (with a burst allowance) closes with 1008 `rate_exceeded`.
+- outbound: frames wait in one queue bounded in bytes; a page that stops reading fills it and is
+  dropped at once (TCP abort: a close frame would only queue behind the data it is not reading).
+
+Close codes are listed in README, "Running in production".
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
-import socket
-import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
-
-from wsproto import WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
-from wsproto.frame_protocol import CloseReason
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
-
-from widget_api.relay.channel import SocketChannel, set_nodelay
 
 log = logging.getLogger(__name__)
 
-# A page that stops reading must not make the server buffer without bound (~1 minute of audio).
-MAX_WRITE_BUFFER = 4 * 1024 * 1024
-# How long a close handshake may take before the socket is dropped.
+# How long a close handshake may take before the connection is dropped.
 CLOSE_TIMEOUT = 2.0
 
+CLOSE_NORMAL = 1000
+CLOSE_POLICY = 1008  # reasons: rate_exceeded
+CLOSE_TOO_BIG = 1009  # sent by uvicorn before the frame reaches us
 
-class DeferredReader(threading.Thread):
-    """simple-websocket's reader thread, started only if the local engine needs it."""
-
-    def start(self) -> None:
-        return None  # simple-websocket calls this right after the handshake
-
-    def launch(self) -> None:
-        super().start()
-
-
-class PageSocket:
-    """The page's connection as flask-sock handed it out, before either path claims it."""
-
-    def __init__(self, ws: Any) -> None:
-        self._ws = ws
-
-    def channel(self) -> SocketChannel:
-        """simple-websocket's blocking API, for the local text engine."""
-        thread = self._ws.thread
-        if isinstance(thread, DeferredReader):
-            thread.launch()
-        return SocketChannel(self._ws)
-
-    def take_over(self) -> tuple[socket.socket, WSConnection, int]:
-        """(socket duplicate, open wsproto connection, max message size) for the relay loop.
-
-        simple-websocket is told the connection is no longer its own, so flask-sock's closing
-        `ws.close()` writes nothing. The duplicate keeps the connection open until both the loop
-        and the WSGI server have closed their descriptors.
-        """
-        ws = self._ws
-        ws.connected = False
-        sock: socket.socket = ws.sock
-        set_nodelay(sock)
-        return sock.dup(), ws.ws, int(ws.max_message_size or 0)
-
-
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[str | bytes], None]
 
 
-class PageLink(asyncio.Protocol):
-    """The page's side of one relayed conversation, driven by the loop.
+@dataclass(frozen=True)
+class SocketLimits:
+    """What one page's WebSocket may cost (settings: WIDGET_WS_*)."""
 
-    `send` and `close` never block and never raise; frames that arrive before `attach` are kept.
+    # Page text frames and ~1 s audio appends (24 kHz PCM16 → 64 KB of base64) both fit.
+    max_message_bytes: int = 256 * 1024
+    # Frames waiting for a page that reads slower than we send; ~15 s of relayed audio.
+    max_send_queue_bytes: int = 1024 * 1024
+    # Audio appends arrive 50 a second (20 ms chunks); twice that plus a burst is generous.
+    frames_per_second: float = 200.0
+    frame_burst: int = 400
+
+
+class _Bucket:
+    """A token bucket on the loop's clock: `take()` is False once the page floods."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self._rate, self._burst = rate, float(burst)
+        self._tokens, self._at = float(burst), now
+
+    def take(self, now: float) -> bool:
+        self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
+        self._at = now
+        self._tokens -= 1.0
+        return self._tokens >= 0.0
+
+
+class PageLink:
+    """The page's side of one conversation, driven by the loop.
+
+    `send` and `close` never block and never raise. Frames are read only once `attach` has
+    named a handler, so nothing needs to be kept for later.
     """
 
-    def __init__(self, conn: WSConnection, max_message: int) -> None:
-        self._conn = conn
-        self._max_message = max_message
-        self._transport: asyncio.Transport | None = None
+    def __init__(
+        self,
+        receive: Receive,
+        send: Send,
+        limits: SocketLimits,
+        abort: Callable[[], None] | None = None,
+    ) -> None:
+        self._receive = receive
+        self._send = send
+        self._limits = limits
+        self._abort = abort
+        self._loop = asyncio.get_running_loop()
+        self._queue: collections.deque[str] = collections.deque()
+        self._queued_bytes = 0
+        self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._close_with: tuple[int, str] | None = None
         self._on_frame: Handler | None = None
         self._on_closed: Callable[[], None] | None = None
-        self._backlog: list[str | bytes] = []
-        self._parts: list[Any] | None = None  # a fragmented message being assembled
-        self._size = 0
         self._closed = False
-        self.lost = asyncio.get_running_loop().create_future()
+        self._bucket = _Bucket(limits.frames_per_second, limits.frame_burst, self._loop.time())
+        self.lost: asyncio.Future[None] = self._loop.create_future()
 
     def attach(self, on_frame: Handler, on_closed: Callable[[], None]) -> None:
+        """Start reading: every frame goes to `on_frame`, the end to `on_closed` (once)."""
         self._on_frame, self._on_closed = on_frame, on_closed
-        backlog, self._backlog = self._backlog, []
-        for frame in backlog:
-            on_frame(frame)
         if self._closed:
             on_closed()
-
-    # --- asyncio.Protocol ------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self._conn.receive_data(data)
-            for event in self._conn.events():
-                if isinstance(event, Message):
-                    self._on_message(event)
-                elif isinstance(event, Ping):
-                    self._write(self._conn.send(event.response()))
-                elif isinstance(event, CloseConnection):
-                    self._on_close_frame(event)
-        except (LocalProtocolError, RemoteProtocolError):
-            self.abort()
-
-    def eof_received(self) -> bool:
-        return False  # let the transport close; connection_lost reports it
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.lost.done():
-            self.lost.set_result(None)
-        self._gone()
+        elif self._reader is None:
+            self._reader = self._loop.create_task(self._read())
 
     # --- sending ----------------------------------------------------------------------------
     def send(self, text: str) -> None:
-        transport = self._transport
-        if transport is None or self._conn.state is not ConnectionState.OPEN:
+        if self._closed or self._close_with is not None:
             return
-        if transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+        self._queue.append(text)
+        self._queued_bytes += len(text)
+        if self._queued_bytes > self._limits.max_send_queue_bytes:
             log.warning("page stopped reading; dropping its connection")
             self.abort()
             return
-        self._write(self._conn.send(TextMessage(data=text)))
+        self._start_writer()
 
-    def close(self, code: int = 1000, reason: str = "") -> None:
-        if self._conn.state is ConnectionState.OPEN:
-            self._write(self._conn.send(CloseConnection(code=code, reason=reason)))
-            loop = asyncio.get_running_loop()
-            loop.call_later(CLOSE_TIMEOUT, self.abort)  # the page never answered the close
-        elif self._transport is not None:
-            self._transport.close()
+    def close(self, code: int = CLOSE_NORMAL, reason: str = "") -> None:
+        """Close after what is already queued; the connection is dropped if that stalls."""
+        if self._closed or self._close_with is not None:
+            return
+        self._close_with = (code, reason)
+        self._start_writer()
+        self._loop.call_later(CLOSE_TIMEOUT, self.abort)  # the page never answered the close
 
     def abort(self) -> None:
-        if self._transport is not None:
-            self._transport.abort()
+        """Drop the connection now (no close handshake) and forget what was queued."""
+        self._queue.clear()
+        self._queued_bytes = 0
+        if self._abort is not None and not self._closed:
+            self._abort()
+        elif not self._closed and self._close_with is None:
+            self.close(CLOSE_POLICY, "aborted")
 
-    # --- internals --------------------------------------------------------------------------
-    def _write(self, data: bytes) -> None:
-        if self._transport is not None and not self._transport.is_closing():
-            self._transport.write(data)
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = self._loop.create_task(self._write())
 
-    def _on_message(self, event: Message) -> None:  # type: ignore[type-arg]
-        if self._parts is None and event.message_finished:
-            frame = event.data  # the common case: one frame, one read
-        else:
-            self._parts = (self._parts or []) + [event.data]
-            self._size += len(event.data)
-            if self._max_message and self._size > self._max_message:
-                self.close(CloseReason.MESSAGE_TOO_BIG, "Message is too big")
-                return
-            if not event.message_finished:
-                return
-            parts, self._parts, self._size = self._parts, None, 0
-            frame = "".join(parts) if isinstance(event, TextMessage) else b"".join(parts)
-        if self._max_message and len(frame) > self._max_message:
-            self.close(CloseReason.MESSAGE_TOO_BIG, "Message is too big")
-            return
-        if isinstance(event, BytesMessage):
-            frame = bytes(frame)
-        if self._on_frame is None:
-            self._backlog.append(frame)
-        else:
-            self._on_frame(frame)
+    async def _write(self) -> None:
+        """Drain the queue; `send` only waits when the transport's buffer is full."""
+        try:
+            while self._queue:
+                text = self._queue.popleft()
+                self._queued_bytes -= len(text)
+                await self._send({"type": "websocket.send", "text": text})
+            if self._close_with is not None and not self._closed:
+                code, reason = self._close_with
+                await self._send({"type": "websocket.close", "code": code, "reason": reason})
+        except Exception:  # uvicorn's ClientDisconnected, OSError: the page is gone
+            self._queue.clear()
+            self._queued_bytes = 0
 
-    def _on_close_frame(self, event: CloseConnection) -> None:
-        if self._conn.state is ConnectionState.REMOTE_CLOSING:
-            self._write(self._conn.send(event.response()))
-        if self._transport is not None:
-            self._transport.close()
-        self._gone()
+    # --- receiving --------------------------------------------------------------------------
+    async def _read(self) -> None:
+        try:
+            while True:
+                message = await self._receive()
+                if message["type"] != "websocket.receive":
+                    break  # websocket.disconnect
+                if self._close_with is not None:
+                    continue  # closing: wait for the page's close frame
+                if not self._bucket.take(self._loop.time()):
+                    log.info("page exceeded the frame rate; closing")
+                    self.close(CLOSE_POLICY, "rate_exceeded")
+                    continue
+                text = message.get("text")
+                frame: str | bytes = text if text is not None else (message.get("bytes") or b"")
+                assert self._on_frame is not None
+                self._on_frame(frame)
+        except Exception:  # receive() reports a lost page as a message: this is a handler bug
+            log.exception("page frame handler failed; dropping the conversation")
+        finally:
+            self._gone()
 
     def _gone(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._queue.clear()
+        self._queued_bytes = 0
+        if not self.lost.done():
+            self.lost.set_result(None)
         if self._on_closed is not None:
             self._on_closed()
-
-
-async def open_page_link(sock: socket.socket, conn: WSConnection, max_message: int) -> PageLink:
-    """Adopt a taken-over socket on the running loop."""
-    loop = asyncio.get_running_loop()
-    _, link = await loop.connect_accepted_socket(lambda: PageLink(conn, max_message), sock=sock)
-    return link

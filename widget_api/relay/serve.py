@@ -15,10 +15,17 @@ from typing import Any, Literal
 
 from widget_api.local_engine import LocalEngine
 from widget_api.local_engine.answers import Encoder
-from widget_api.relay.contracts import ConversationLog, RelayLimits, RunTool, SafeConversationLog
+from widget_api.relay.contracts import (
+    NULL_RECORDER,
+    ConversationLog,
+    Recorder,
+    RelayLimits,
+    RunTool,
+    SafeConversationLog,
+)
 from widget_api.relay.hub import RelayHub
 from widget_api.relay.local import LocalSession
-from widget_api.relay.page_link import CLOSE_TIMEOUT, PageSocket, open_page_link
+from widget_api.relay.page_link import CLOSE_TIMEOUT, PageLink
 from widget_api.relay.session import RelaySession
 from widget_api.relay.upstream import UpstreamLink, UpstreamUnavailable, open_upstream
 
@@ -41,59 +48,66 @@ class ConversationSetup:
     base_url: str
     api_key: str | None
     connect_timeout: float = 10.0
+    # The conversation record (transcript, page, resume token, end) and the voice summary prompt.
+    recorder: Recorder = NULL_RECORDER
+    summary_instructions: str | None = None
+    # The notice code when the local engine answers instead: no key, or the budget refused.
+    fallback_reason: str = "realtime_unavailable"
 
 
-def serve_conversation(
-    page: PageSocket, setup: ConversationSetup, mode: Mode, hub: RelayHub
+async def serve_conversation(
+    page: PageLink, setup: ConversationSetup, mode: Mode, hub: RelayHub
 ) -> None:
-    """Run one conversation to its end in the calling (handler) thread; never raises for
-    upstream trouble. A relayed conversation runs on the hub's loop while this thread waits."""
+    """Run one conversation to its end on the loop; never raises for upstream trouble.
+
+    `page` is accepted but not yet attached: it is read only once a session is wired to it.
+    """
     conversation = SafeConversationLog(setup.conversation)
-    reason = "realtime_unavailable"
+    reason = setup.fallback_reason
     if setup.api_key:
         try:
-            upstream = hub.call(open_upstream(
+            upstream = await open_upstream(
                 setup.base_url, setup.api_key, setup.model, timeout=setup.connect_timeout
-            ))  # fmt: skip
+            )
         except UpstreamUnavailable:
             reason = "upstream_error"
         else:
-            conversation.started(f"relay-{mode}")
+            await hub.run_blocking(conversation.started, f"relay-{mode}")
             try:
-                hub.call(_relay(page, upstream, setup, conversation, mode, hub))
+                await _relay(page, upstream, setup, conversation, mode, hub)
             finally:
-                conversation.ended()
+                await hub.run_blocking(conversation.ended)
             return
-    conversation.started("local-text")
+    await hub.run_blocking(conversation.started, "local-text")
     engine = LocalEngine(
         display_name=setup.display_name, run_tool=setup.run_tool, encoder=setup.encoder
     )
+    session = LocalSession(
+        page, engine, conversation=conversation, limits=setup.limits, reason=reason,
+        offload=hub.offload, recorder=setup.recorder,
+    )  # fmt: skip
     try:
-        LocalSession(
-            page.channel(), engine, conversation=conversation, limits=setup.limits, reason=reason
-        ).run()
+        session.start()
+        page.attach(session.on_page_frame, session.on_page_closed)
+        await session.done
+        await _page_closed(page)
     finally:
-        conversation.ended()
+        await hub.run_blocking(conversation.ended)
 
 
 async def _relay(
-    page_socket: PageSocket,
+    page: PageLink,
     upstream: UpstreamLink,
     setup: ConversationSetup,
     conversation: ConversationLog,
     mode: Mode,
     hub: RelayHub,
 ) -> None:
-    """Wire both sockets to a RelaySession on the loop and wait until both are closed."""
-    try:
-        page = await open_page_link(*page_socket.take_over())
-    except OSError:  # the page left during the upstream handshake
-        upstream.close()
-        await upstream.wait_closed()
-        return
+    """Wire both sockets to a RelaySession and wait until both are closed."""
     session = RelaySession(
         page, upstream, session=session_for(setup.session, mode), run_tool=setup.run_tool,
         conversation=conversation, limits=setup.limits, offload=hub.offload,
+        recorder=setup.recorder, summary_instructions=setup.summary_instructions,
     )  # fmt: skip
     session.start()
     page.attach(session.on_page_frame, session.on_page_closed)
@@ -101,8 +115,15 @@ async def _relay(
     await session.done
     # Both closes are already under way; each is bounded by its own close timeout.
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(asyncio.gather(page.lost, upstream.wait_closed()), CLOSE_TIMEOUT + 1)
-    page.abort()  # no-op once closed; frees the descriptor if the page never answered
+        await asyncio.wait_for(upstream.wait_closed(), CLOSE_TIMEOUT + 1)
+    await _page_closed(page)
+
+
+async def _page_closed(page: PageLink) -> None:
+    """Wait for the page's close handshake; drop the connection if it never answers."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(page.lost), CLOSE_TIMEOUT + 1)
+    page.abort()  # no-op once closed
 
 
 def session_for(session: dict[str, Any], mode: Mode) -> dict[str, Any]:

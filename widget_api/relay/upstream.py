@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -12,8 +14,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.asyncio.connection import broadcast
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
-
-from widget_api.relay.channel import set_nodelay
 
 log = logging.getLogger(__name__)
 # websockets logs the handshake headers at DEBUG, Authorization (the OpenAI key) included: its
@@ -144,3 +144,10 @@ class UpstreamLink:
         self._closed = True
         if self._on_closed is not None:
             self._on_closed()
+
+
+def set_nodelay(sock: Any) -> None:
+    """Send each small audio frame at once: Nagle's algorithm would hold it for an ACK."""
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -1,68 +1,48 @@
 """The widget's HTTP face: the embed loader, the widget page, its assets, the demo host page,
-and the realtime WebSocket (`/ws/realtime/<companyId>`).
+and `conversation_setup`, which the realtime WebSocket (`routes.realtime_ws`) builds each
+conversation with.
 
-Views stay thin: the page is rendered from the company config, the socket is handed to
-`widget_api.relay.serve.serve_conversation`, which moves a relayed one onto the relay loop.
+Views stay thin: the page is rendered from the company config.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
-from flask_sock import Sock
 
+from widget_api.admission import Admission, MeteredConversationLog, max_conversation_seconds
 from widget_api.companies.models import CompanyConfig
-from widget_api.errors import ApiError
 from widget_api.origins import frame_ancestors, is_origin_allowed
 from widget_api.relay.contracts import RelayLimits
-from widget_api.relay.hub import RelayHub
-from widget_api.relay.page_link import DeferredReader, PageSocket
-from widget_api.relay.records import CrmConversationLog
-from widget_api.relay.serve import ConversationSetup, Mode, serve_conversation
+from widget_api.continuity import Resumed, history_instructions
+from widget_api.relay.records import (
+    SUMMARY_INSTRUCTIONS,
+    CrmConversationLog,
+    CrmRecorder,
+    SafeRecorder,
+)
+from widget_api.relay.serve import ConversationSetup
 from widget_api.routes.widget_assets import AssetStore, render_host_page, render_widget_page
 from widget_api.services import Services, get_services
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("widget", __name__)
-sock = Sock()
 assets = AssetStore()
-WS_ENDPOINT = "widget.realtime_ws"
 TRANSPORTS = ("auto", "webrtc", "relay", "text")
-
-
-HUB_KEY = "widget.relay_hub"
-
-
-@bp.record_once
-def _configure_sockets(state: Any) -> None:
-    # Frames are ~1.3 KB of base64 audio; read them in one go, and cap what a page may send.
-    # simple-websocket's reader thread waits (DeferredReader): a relayed conversation moves the
-    # socket to the relay loop instead, and only the local text engine starts the thread.
-    state.app.config.setdefault(
-        "SOCK_SERVER_OPTIONS",
-        {"max_message_size": 1024 * 1024, "receive_bytes": 16384, "thread_class": DeferredReader},
-    )
-    # One relay loop per process (started by the first conversation), shared by its conversations.
-    state.app.extensions.setdefault(HUB_KEY, RelayHub())
 
 
 def _services() -> Services:
     return get_services(current_app)
 
 
-def _request_origin() -> str:
-    """This server's origin as the browser addressed it (same-origin pages are ours)."""
-    return request.host_url.rstrip("/")
-
-
 def _origin_ok(origin: str | None, company: CompanyConfig) -> bool:
+    # The configured public origin, never the request's Host header: a rebound DNS name
+    # (`Host: evil.example`, `Origin: http://evil.example`) must not pass as "same origin".
     settings = _services().settings
-    return origin == _request_origin() or is_origin_allowed(origin, company, settings.server_origin)
+    return is_origin_allowed(origin, company, settings.server_origin)
 
 
 @bp.get("/embed.js")
@@ -105,8 +85,8 @@ def widget_page(company_id: str) -> Response:
 
 def _widget_csp(company: CompanyConfig, services: Services) -> str:
     settings = services.settings
-    me = _request_origin()
-    ws = ("wss://" if me.startswith("https") else "ws://") + urlsplit(me).netloc
+    me = urlsplit(settings.server_origin)
+    ws = ("wss://" if me.scheme == "https" else "ws://") + me.netloc
     openai = "{0.scheme}://{0.netloc}".format(urlsplit(settings.openai_base_url))
     media = sorted(
         {"{0.scheme}://{0.netloc}".format(urlsplit(str(u)))
@@ -122,7 +102,7 @@ def _widget_csp(company: CompanyConfig, services: Services) -> str:
             f"img-src {img_src}",
             f"media-src {media_src}",
             f"connect-src 'self' {ws} {openai}",
-            f"frame-ancestors {frame_ancestors(company, settings.server_origin)} {me}",
+            f"frame-ancestors {frame_ancestors(company, settings.server_origin)}",
             "base-uri 'none'",
             "form-action 'none'",
         ]
@@ -144,30 +124,18 @@ def demo_host_page() -> Response:
     return resp
 
 
-@bp.before_app_request
-def _check_ws_origin() -> None:
-    """Refuse the WebSocket handshake (403 JSON) for unknown companies or foreign origins."""
-    if request.endpoint != WS_ENDPOINT:
-        return
-    company = _services().companies.get((request.view_args or {}).get("company_id", ""))
-    if not _origin_ok(request.headers.get("Origin"), company):
-        raise ApiError("origin_not_allowed")
-
-
-@sock.route("/ws/realtime/<company_id>", bp=bp)
-def realtime_ws(ws: Any, company_id: str) -> None:
-    """One visitor conversation: relayed to OpenAI, or answered by the local text engine."""
-    services = _services()
-    company = services.companies.get(company_id)
-    mode: Mode = "text" if request.args.get("mode") == "text" else "voice"
-    setup = conversation_setup(services, company, mode=mode, session_id=f"ws_{uuid.uuid4().hex}")
-    serve_conversation(PageSocket(ws), setup, mode, current_app.extensions[HUB_KEY])
-
-
 def conversation_setup(
-    services: Services, company: CompanyConfig, *, mode: str, session_id: str
+    services: Services,
+    company: CompanyConfig,
+    *,
+    mode: str,
+    session_id: str,
+    admission: Admission | None = None,
+    refusal: str | None = None,
+    resumed: Resumed | None = None,
 ) -> ConversationSetup:
-    """Wire one conversation's dependencies from the app's services."""
+    """Wire one conversation's dependencies from the app's services (`resumed`: continuing
+    an earlier conversation, whose history the model and the local engine pick up)."""
     from widget_api.instructions import build_instructions
     from widget_api.realtime.session_config import build_session
     from widget_api.tools.base import ToolContext
@@ -177,20 +145,38 @@ def conversation_setup(
     tools = services.tools
     secret = settings.openai_api_key
     key = secret.get_secret_value() if secret is not None and settings.realtime_enabled else None
+    if refusal is not None:
+        key = None  # over budget: no upstream, the local text engine answers
+    conversation = CrmConversationLog(services.db, company_id=company.id, session_id=session_id,
+                                      language=company.language)  # fmt: skip
+    recorder = SafeRecorder(CrmRecorder(
+        services.db, company_id=company.id, session_id=session_id,
+        signing_key=services.signing_key, resumed=resumed,
+    ))  # fmt: skip
+    instructions = build_instructions(company)
+    if resumed is not None:
+        instructions += "\n\n" + history_instructions(resumed)
     return ConversationSetup(
         display_name=company.display_name,
         model=company.model,
         session=build_session(
-            company, tools.declarations(company), instructions=build_instructions(company)
+            company, tools.declarations(company), instructions=instructions
         ),
         run_tool=lambda call_id, name, arguments: tools.run(ctx, call_id, name, arguments),
-        conversation=CrmConversationLog(services.db, company_id=company.id, session_id=session_id),
+        conversation=(
+            conversation if admission is None else MeteredConversationLog(conversation, admission)
+        ),
         encoder=services.embedder,
         limits=RelayLimits(
-            max_session_seconds=settings.relay_max_session_seconds,
+            max_session_seconds=(
+                admission.max_seconds if admission else max_conversation_seconds(company, settings)
+            ),
             idle_timeout_seconds=settings.relay_idle_timeout_seconds,
         ),
         base_url=settings.openai_base_url,
         api_key=key,
         connect_timeout=settings.openai_timeout_seconds,
+        fallback_reason=refusal or "realtime_unavailable",
+        recorder=recorder,
+        summary_instructions=SUMMARY_INSTRUCTIONS,
     )

@@ -1,0 +1,78 @@
+"""`/ws/realtime/<companyId>`: one visitor conversation, relayed to OpenAI or answered locally.
+
+A thin adapter on the worker's loop: check the company and the page's origin (403 JSON before
+the handshake otherwise), spend the voice budget before a paid upstream is opened, build the
+conversation from the app's services and hand the accepted socket to the relay.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from widget_api.admission import Admission, admit
+from widget_api.companies.models import CompanyConfig
+from widget_api.continuity import resume
+from widget_api.errors import ApiError
+from widget_api.origins import is_origin_allowed
+from widget_api.relay.hub import RelayHub
+from widget_api.relay.serve import Mode, serve_conversation
+from widget_api.routes.widget import conversation_setup
+from widget_api.services import Services
+from widget_api.serving.websocket import WebSocketRequest
+
+log = logging.getLogger(__name__)
+
+
+async def handle(
+    request: WebSocketRequest, services: Services, hub: RelayHub, *, company_id: str
+) -> None:
+    """Refuse or accept the handshake, then run the conversation until it ends."""
+    try:
+        company = services.companies.get(company_id)
+        if not _origin_ok(request.origin, company, services):
+            raise ApiError("origin_not_allowed")
+    except ApiError as err:
+        await request.deny(err.status, err.to_dict())
+        return
+    page = await request.accept()
+    if page is None:
+        return  # the page left during the handshake: nothing spent
+    mode: Mode = "text" if request.query.get("mode") == "text" else "voice"
+    admission, refusal = await hub.run_blocking(
+        admit_relay, services, company, mode, request.client_host
+    )
+    # A resume token from this page's earlier connection continues that conversation.
+    resumed = await hub.run_blocking(lambda: resume(
+        services.db, services.signing_key, request.query.get("resume_token"), company.id,
+        window_seconds=services.settings.resume_window_seconds,
+    ))  # fmt: skip
+    session_id = resumed.session_id if resumed else f"ws_{uuid.uuid4().hex}"
+    setup = conversation_setup(
+        services, company, mode=mode, session_id=session_id,
+        admission=admission, refusal=refusal, resumed=resumed,
+    )  # fmt: skip
+    await serve_conversation(page, setup, mode, hub)
+
+
+def _origin_ok(origin: str | None, company: CompanyConfig, services: Services) -> bool:
+    # The configured public origin, never the request's Host header: a rebound DNS name
+    # (`Host: evil.example`, `Origin: http://evil.example`) must not pass as "same origin".
+    return is_origin_allowed(origin, company, services.settings.server_origin)
+
+
+def admit_relay(
+    services: Services, company: CompanyConfig, mode: Mode, client: str
+) -> tuple[Admission | None, str | None]:
+    """Spend the session route's budget before the relay opens its (paid) upstream.
+
+    Refused → (None, code): the conversation goes on in text with the local engine, and its
+    `widget.notice` carries the code. No key → nothing to spend. Blocking (Redis): pool only.
+    """
+    if not services.settings.realtime_enabled:
+        return None, None
+    try:
+        return admit(services, company, client, voice=mode == "voice"), None
+    except ApiError as refused:
+        log.info("relay upstream refused for %s: %s", company.id, refused.code)
+        return None, refused.code
