@@ -25,7 +25,7 @@ from widget_api.crm.report_models import Question, QuestionVector
 from widget_api.reports.recorder import vector_key
 from widget_api.reports.window import ReportQuery
 
-GROUP_SIMILARITY = 0.72
+GROUP_SIMILARITY = 0.55  # MiniLM: paraphrases ~0.6-0.9, unrelated questions < 0.3
 MAX_DISTINCT = 2000  # texts grouped per report (the most asked); the rest are rare one-offs
 MAX_EXAMPLES = 3
 
@@ -68,7 +68,7 @@ def top_questions(db: Database, company_id: str, q: ReportQuery) -> list[TopQues
             Question.company_id == company_id,
             Question.asked_at >= q.start,
             Question.asked_at < q.end,
-        )  # fmt: skip
+        )
         .group_by(Question.normalized)
         .order_by(func.count().desc(), Question.normalized)
         .limit(q.limit)

@@ -179,10 +179,11 @@ def record_booking(
             session_id=session_id,
             lead_id=lead_id,
             booked_at=utcnow(),
-        )  # fmt: skip
+        )
         .on_conflict_do_nothing(index_elements=["external_id"])
+        .returning(Booking.id)
     )
-    return bool(db.run(lambda s: s.execute(stmt).rowcount))  # type: ignore[attr-defined]
+    return db.run(lambda s: s.execute(stmt).scalar_one_or_none()) is not None
 
 
 def forget_sessions(session: Session, session_ids: Iterable[str]) -> dict[str, int]:
