@@ -116,3 +116,136 @@ def test_sitemap_ingest_and_remove(
 def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert main(argv) == 2
     assert capsys.readouterr().err.strip()
+
+
+# --- honest CLI behaviours ----------------------------------------------------------------
+def test_unknown_company_is_an_error_unless_created(
+    docs: Path,
+    capsys: pytest.CaptureFixture[str],
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    assert main(["ingest", "--company", "acmee", str(docs)]) == 2
+    err = capsys.readouterr().err
+    assert "no such company 'acmee'" in err and "--create" in err and "acme" in err
+    assert main(["list"]) == 0 and "no documents yet" in capsys.readouterr().out
+    assert main(["ingest", "--company", "newco", "--create", str(docs)]) == 0
+    capsys.readouterr()
+    assert main(["search", "--company", "newco", "free trial"]) == 0  # now it exists
+
+
+def test_remove_of_nothing_exits_1(
+    docs: Path,
+    capsys: pytest.CaptureFixture[str],
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    assert main(["ingest", "--company", "acme", str(docs)]) == 0
+    capsys.readouterr()
+    assert main(["remove", "--company", "acme", "docs/nothing.md"]) == 1
+    assert "no such document: docs/nothing.md" in capsys.readouterr().err
+    assert main(["remove", "--company", "acmee", "docs/faq.md"]) == 2  # mistyped company
+    capsys.readouterr()
+    assert main(["remove", "--company", "acme", str(docs / "faq.md")]) == 0
+    assert "removed 1 chunks from 1 document(s)" in capsys.readouterr().out
+
+
+def test_paths_urls_and_sitemaps_in_any_order(
+    docs: Path,
+    site: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    base, root = site
+    (root / "a.html").write_text("<html><body><main><h1>A</h1><p>Alpha page.</p></main></body>")
+    (root / "b.html").write_text("<html><body><main><h1>B</h1><p>Beta page.</p></main></body>")
+    (root / "sitemap.xml").write_text(
+        '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+        f"<url><loc>{base}/a.html</loc></url></urlset>"
+    )
+    argv = ["ingest", "--company", "acme", "--sitemap", f"{base}/sitemap.xml", f"{base}/b.html",
+            str(docs), "--allow-private-hosts"]  # fmt: skip
+    assert main(argv) == 0
+    assert "4 added" in capsys.readouterr().out
+
+
+def test_loopback_refusal_names_the_flag(
+    site: tuple[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    base, root = site
+    (root / "a.html").write_text("<html><body><p>Alpha page.</p></body></html>")
+    assert main(["ingest", "--company", "acme", f"{base}/a.html"]) == 1
+    assert "--allow-private-hosts" in capsys.readouterr().err
+
+
+def test_binary_and_oversized_documents_are_refused_one_line_each(
+    docs: Path,
+    capsys: pytest.CaptureFixture[str],
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    (docs / "random.md").write_bytes(bytes(range(256)) * 40)
+    (docs / "mostly-invalid.md").write_bytes(b"# x\n" + bytes(range(128, 256)) * 30)
+    (docs / "huge.txt").write_text("A sentence about logs. " * 60_000)  # ~1.4 MB
+    assert main(["ingest", "--company", "acme", str(docs), "--max-text-mb", "1"]) == 1
+    captured = capsys.readouterr()
+    failed = sorted(line for line in captured.err.splitlines() if line.startswith("failed:"))
+    assert len(failed) == 3
+    assert "binary content" in failed[1] and "binary content" in failed[2]
+    assert "huge.txt" in failed[0] and "over the 1 MB limit" in failed[0]
+    assert "--max-text-mb" in failed[0]
+    assert "2 added, 3 failed" in captured.out  # the good documents are stored
+
+
+def test_summary_lists_changes_and_counts_unchanged(
+    docs: Path,
+    capsys: pytest.CaptureFixture[str],
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    assert main(["ingest", "--company", "acme", str(docs)]) == 0
+    capsys.readouterr()
+    (docs / "faq.md").write_text("# FAQ\n\n## Trial\nThe free trial lasts 30 days.\n")
+    assert main(["ingest", "--company", "acme", str(docs)]) == 0
+    out = capsys.readouterr().out
+    assert "docs/faq.md" in out and "docs/pricing.md" not in out
+    assert "1 changed, 1 unchanged" in out
+
+
+def test_progress_totals_come_from_the_plan(docs: Path, kb) -> None:  # type: ignore[no-untyped-def]
+    calls: list[tuple[str, int, int]] = []
+    report = kb.ingest("acme", [docs], progress=lambda *call: calls.append(call))
+    assert ("document", 0, 2) in calls
+    totals = {total for phase, _, total in calls if phase == "embed"}
+    assert totals == {report.chunks_embedded}
+    assert sum(n for phase, n, _ in calls if phase == "embed") == report.chunks_embedded
+
+
+def test_source_and_base_url_show_in_the_listing(
+    docs: Path,
+    capsys: pytest.CaptureFixture[str],
+    embedder,  # type: ignore[no-untyped-def]
+) -> None:
+    argv = ["ingest", "--company", "acme", str(docs), "--source", "help-center",
+            "--base-url", "https://docs.example.com/"]  # fmt: skip
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert main(["list", "--company", "acme"]) == 0
+    out = capsys.readouterr().out
+    assert "help-center" in out and "https://docs.example.com/faq" in out
+    assert main(["remove", "--company", "acme", "--source", "help-center"]) == 0
+    assert "from 2 document(s)" in capsys.readouterr().out
+
+
+def test_no_debug_lines_without_verbose(docs: Path, tmp_path: Path) -> None:
+    """In a real process (pytest's own log capture would hide the problem)."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WIDGET_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "knowledge.cli", "ingest", "--company", "acme", str(docs)],
+        capture_output=True, text=True, env=env, timeout=240, check=False,
+        cwd=Path(__file__).resolve().parents[2],
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "DEBUG" not in done.stderr and "INFO" not in done.stderr
