@@ -20,7 +20,18 @@ from pydantic.json_schema import models_json_schema
 
 from widget_api.crm.leads import LeadView
 from widget_api.errors import CATALOGUE
+from widget_api.reports.funnel import FunnelReport
+from widget_api.reports.questions import UnansweredReport
+from widget_api.reports.window import ReportQuery
 from widget_api.routes.admin import LeadQuery, StatusChange
+from widget_api.routes.reports import (
+    BookingAnswer,
+    DeadLettersAnswer,
+    LatencyAnswer,
+    RetryAnswer,
+    RetryForm,
+    TopQuestionsAnswer,
+)
 from widget_api.routes.session import SessionRequest
 from widget_api.routes.tool import ToolCallRequest
 
@@ -216,6 +227,53 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("/admin/<company_id>/leads.json", "get", "The page's JSON export.", _EXPORT_JSON,
               _ADMIN_PAGE + ("admin_token_invalid",) + _LEAD_FILTERS, query=LeadQuery,
               security=("adminCookie",), tags=("admin",)),
+    *(Operation(f"/api/admin/<company_id>/reports/{name}", "get", summary,
+                {200: Answer(JSON_OK, model)}, _ADMIN_API + ("validation_failed",),
+                query=ReportQuery, security=("adminToken",), tags=("reports",))
+      for name, summary, model in (
+          ("funnel", "Funnel counts per day or week.", FunnelReport),
+          ("top-questions", "The most asked questions.", TopQuestionsAnswer),
+          ("unanswered", "Unanswered questions grouped by meaning.", UnansweredReport),
+          ("latency", "Time to first audio per day (p50, p95).", LatencyAnswer))),
+    *(Operation(f"{prefix}/reports/{name}", "get", f"{what} as {media}.",
+                {200: Answer(media, description=f"{media} download.")},
+                errors + ("validation_failed",), query=ReportQuery, security=security,
+                tags=("reports",))
+      for prefix, errors, security in (
+          ("/api/admin/<company_id>", _ADMIN_API, ("adminToken",)),
+          ("/admin/<company_id>", (*_ADMIN_PAGE, "admin_token_invalid"), ("adminCookie",)))
+      for name, what, media in (("funnel.csv", "The funnel", "text/csv"),
+                                ("top-questions.csv", "Top questions", "text/csv"),
+                                ("unanswered.csv", "Unanswered questions", "text/csv"),
+                                ("latency.csv", "Latency", "text/csv"),
+                                ("unanswered.md", "Unanswered questions, a FAQ draft,",
+                                 "text/markdown"))),
+    Operation("/api/admin/<company_id>/webhooks/dead-letters", "get",
+              "Webhook deliveries that gave up, and counts per state.",
+              {200: Answer(JSON_OK, DeadLettersAnswer)}, _ADMIN_API,
+              security=("adminToken",), tags=("webhooks",)),
+    Operation("/api/admin/<company_id>/webhooks/dead-letters/<int:delivery_id>/retry", "post",
+              "Send a dead letter again.", {200: Answer(JSON_OK, RetryAnswer)},
+              _ADMIN_API + ("delivery_not_found",), security=("adminToken",), tags=("webhooks",)),
+    Operation("/admin/<company_id>/reports", "get", "Reports page (login form when signed out).",
+              {200: HTML, 401: Answer("text/html", description="Login form.")},
+              _ADMIN_PAGE + ("validation_failed",), query=ReportQuery, security=("adminCookie",),
+              tags=("reports",)),
+    Operation("/admin/<company_id>/webhooks/dead-letters/<int:delivery_id>/retry", "post",
+              "The page's retry button.", {303: SEE_OTHER},
+              _ADMIN_PAGE + ("admin_token_invalid", "csrf_failed", "delivery_not_found",
+                             "payload_too_large"),
+              body=RetryForm, body_media="application/x-www-form-urlencoded",
+              security=("adminCookie",), tags=("webhooks",)),
+    Operation("/go/<token>", "get", "A meeting-link click: counted, then redirected.",
+              {302: Answer(None, description="To the booking page.", headers=("Location",))},
+              ("link_not_found", "not_found", "database_unavailable"), tags=("widget",)),
+    Operation("/api/hooks/<company_id>/bookings/<provider>", "post",
+              "A signed Calendly (`calendly`) or Cal.com (`cal.com`) booking notification.",
+              {200: Answer(JSON_OK, BookingAnswer)},
+              ("unknown_company", "not_found", "bookings_not_configured", "signature_invalid",
+               "invalid_json", "validation_failed", "payload_too_large", "database_unavailable"),
+              headers=("Calendly-Webhook-Signature", "X-Cal-Signature-256"), tags=("reports",)),
 )  # fmt: skip
 
 SECURITY_SCHEMES = {

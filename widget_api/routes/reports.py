@@ -11,20 +11,57 @@ import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from widget_api.delivery import outbox
 from widget_api.errors import ApiError
 from widget_api.reports import charts, export
 from widget_api.reports.bookings import parse, record, verify
 from widget_api.reports.funnel import funnel
-from widget_api.reports.latency import latency
-from widget_api.reports.questions import faq_draft, top_questions, unanswered
+from widget_api.reports.latency import LatencyRow, latency
+from widget_api.reports.questions import TopQuestion, faq_draft, top_questions, unanswered
 from widget_api.reports.recorder import follow_link, widget_opened
 from widget_api.reports.window import ReportQuery
 from widget_api.routes import admin
 
 bp = Blueprint("reports", __name__, template_folder="../templates")
+
+
+class TopQuestionsAnswer(BaseModel):
+    questions: list[TopQuestion]
+
+
+class LatencyAnswer(BaseModel):
+    days: list[LatencyRow]
+
+
+class DeadLetter(BaseModel):
+    id: int
+    event_id: str = Field(description="The webhook-id receivers dedupe on.")
+    type: str
+    endpoint: str
+    state: str
+    attempts: int
+    last_status: int | None
+    last_error: str | None
+    created_at: str
+
+
+class DeadLettersAnswer(BaseModel):
+    dead_letters: list[DeadLetter]
+    counts: dict[str, int] = Field(description="Deliveries per state: pending, delivered, dead.")
+
+
+class RetryAnswer(BaseModel):
+    retried: int
+
+
+class RetryForm(BaseModel):
+    csrf_token: str
+
+
+class BookingAnswer(BaseModel):
+    counted: bool = Field(description="False for other events and repeated notifications.")
 
 _CSV = {
     "funnel": lambda db, emb, cid, q: export.funnel_csv(funnel(db, cid, q)),
@@ -82,7 +119,7 @@ def api_top_questions(company_id: str) -> Any:
     """The most asked questions in the window."""
     admin._api_auth(company_id)
     rows = top_questions(_services().db, company_id, _report_query())
-    return {"questions": [r.model_dump() for r in rows]}
+    return TopQuestionsAnswer(questions=rows).model_dump(mode="json")
 
 
 @bp.get("/api/admin/<company_id>/reports/unanswered")
@@ -98,7 +135,7 @@ def api_latency(company_id: str) -> Any:
     """Time to first audio per day: p50 and p95."""
     admin._api_auth(company_id)
     rows = latency(_services().db, company_id, _report_query())
-    return {"days": [r.model_dump(mode="json") for r in rows]}
+    return LatencyAnswer(days=rows).model_dump(mode="json")
 
 
 @bp.get("/api/admin/<company_id>/reports/funnel.csv", endpoint="api_funnel_csv")
@@ -122,8 +159,9 @@ def api_dead_letters(company_id: str) -> Any:
     """Webhook deliveries that gave up (newest first), and counts per state."""
     admin._api_auth(company_id)
     db = _services().db
-    return {"dead_letters": [d.as_dict() for d in outbox.list_deliveries(db, company_id)],
-            "counts": outbox.count_by_state(db, company_id)}  # fmt: skip
+    letters = [DeadLetter(**d.as_dict()) for d in outbox.list_deliveries(db, company_id)]
+    answer = DeadLettersAnswer(dead_letters=letters, counts=outbox.count_by_state(db, company_id))
+    return answer.model_dump(mode="json")
 
 
 @bp.post("/api/admin/<company_id>/webhooks/dead-letters/<int:delivery_id>/retry")
@@ -132,7 +170,7 @@ def api_retry(company_id: str, delivery_id: int) -> Any:
     admin._api_auth(company_id)
     if not outbox.retry_dead(_services().db, company_id, _delivery_id(delivery_id)):
         raise ApiError("delivery_not_found")
-    return {"retried": delivery_id}
+    return RetryAnswer(retried=delivery_id).model_dump()
 
 
 def _delivery_id(value: int) -> int:
@@ -228,7 +266,7 @@ def booking_notice(company_id: str, provider: str) -> Any:
     verify(provider, secret, body, {k.lower(): v for k, v in request.headers.items()})
     notice = parse(provider, body)
     counted = notice is not None and record(_services().db, company_id, provider, notice)
-    return {"counted": bool(counted)}
+    return BookingAnswer(counted=bool(counted)).model_dump()
 
 
 @bp.after_app_request
