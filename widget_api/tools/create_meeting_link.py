@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -10,6 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from widget_api.companies.models import CompanyConfig, MeetingConfig
 from widget_api.tools.base import RunContext, ToolError
+
+log = logging.getLogger(__name__)
 
 NAME = "create_meeting_link"
 DESCRIPTION = (
@@ -59,6 +62,8 @@ class Args(BaseModel):
 
 class Result(BaseModel):
     url: str
+    # Our redirect to `url` (same origin as the widget): the click counts in the funnel report.
+    click_url: str | None = None
     provider: str
     duration_minutes: int
     recorded_on_lead: bool
@@ -103,5 +108,18 @@ def run(args: Args, ctx: RunContext) -> Result:
     url = booking_url(meetings, args, duration)
     recorded = record_meeting_link(ctx.deps.db, ctx.company.id, ctx.session_id, args.email, url)
     return Result(
-        url=url, provider=meetings.provider, duration_minutes=duration, recorded_on_lead=recorded
-    )
+        url=url, click_url=_click_url(ctx, url), provider=meetings.provider,
+        duration_minutes=duration, recorded_on_lead=recorded,
+    )  # fmt: skip
+
+
+def _click_url(ctx: RunContext, url: str) -> str | None:
+    from widget_api.reports.recorder import tracked_link
+
+    try:
+        token = tracked_link(ctx.deps.db, company_id=ctx.company.id, session_id=ctx.session_id,
+                             url=url)  # fmt: skip
+    except Exception:  # the visitor still gets the plain link; only the click goes uncounted
+        log.exception("could not make a tracked meeting link for %s", ctx.company.id)
+        return None
+    return f"/go/{token}"
