@@ -22,8 +22,29 @@
   }
   window.addEventListener("message", function (e) {
     if (!cfg.hostOrigin || e.origin !== cfg.hostOrigin || e.source !== window.parent) return;
-    if (e.data && e.data.source === "sales-widget-host" && e.data.type === "open") input.focus();
+    if (!e.data || e.data.source !== "sales-widget-host") return;
+    if (e.data.type === "open") input.focus();
+    else if (e.data.type === "context") { // the host page this conversation runs on
+      hostPage.page_url = typeof e.data.page_url === "string" ? e.data.page_url.slice(0, 2000) : null;
+      hostPage.referrer = typeof e.data.referrer === "string" ? e.data.referrer.slice(0, 2000) : null;
+      if (conv && conv.kind === "relay") sendContext(conv);
+    }
   });
+
+  // ---------------------------------------------------------------- continuity and consent
+  // The resume token lives in sessionStorage on the widget's own origin: it survives a reload
+  // and the visitor's moves across the host site (same tab), and dies with the tab.
+  var hostPage = { page_url: null, referrer: null };
+  var TOKEN_KEY = "sales-widget:" + cfg.companyId + ":resume";
+  var CONSENT_KEY = "sales-widget:" + cfg.companyId + ":consent";
+  function stored(key) { try { return sessionStorage.getItem(key); } catch (e) { return null; } }
+  function store(key, value) { try { sessionStorage.setItem(key, value); } catch (e) { /* private mode */ } }
+  function privacyAccepted() { return !(cfg.privacy && cfg.privacy.notice) || stored(CONSENT_KEY) === "1"; }
+  function contextEvent() {
+    return { type: "widget.context", page_url: hostPage.page_url, referrer: hostPage.referrer,
+             privacy_accepted: privacyAccepted() };
+  }
+  function sendContext(c) { c.send(contextEvent()); }
   $("w-close").addEventListener("click", function () { toHost({ type: "close" }); });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") toHost({ type: "close" }); });
 
@@ -113,7 +134,9 @@
       return c;
     },
     create_meeting_link: function (ev, r) {
-      var url = r.url && safeUrl(r.url);
+      // Through our own redirect when offered (the click then counts in the funnel report).
+      var tracked = typeof r.click_url === "string" && /^\/go\/[\w-]+$/.test(r.click_url);
+      var url = (tracked && safeUrl(location.origin + r.click_url)) || (r.url && safeUrl(r.url));
       if (!url) return null;
       var c = card("meeting", "Book a meeting"), a = el("a", "w-cta", "Pick a time \u2192");
       a.href = url; a.target = "_blank"; a.rel = "noopener";
@@ -127,11 +150,14 @@
       return c;
     }
   };
+  // Cards wait for the answer they belong to and go under it (tool results arrive first).
+  var pendingCards = [];
   function showToolResult(ev) {
     if (!ev.ok) return;
     var make = CARDS[ev.name], node = make && make(ev, ev.result || {});
-    if (node) add(node);
+    if (node) pendingCards.push(node);
   }
+  function flushCards() { pendingCards.splice(0).forEach(add); }
 
   // ---------------------------------------------------------------- event handling (both transports)
   var conv = null; // the live conversation: {kind: "relay"|"webrtc", mode: "voice"|"text", send, end, ...}
@@ -141,6 +167,8 @@
     var t = ev.type;
     if (t === "session.created" || t === "session.updated") {
       if (conv && conv.mode === "voice") setState("listening"); else setState("idle", "Online \u00b7 text");
+    } else if (t === "widget.session") {
+      if (typeof ev.resume_token === "string") store(TOKEN_KEY, ev.resume_token);
     } else if (t === "widget.notice") {
       if (ev.mode === "text") switchToText();
       if (ev.message) note(ev.message);
@@ -149,6 +177,7 @@
       setState("listening");
       bubble("u-" + ev.item_id, "user", "\u2026", true);
     } else if (t === "input_audio_buffer.speech_stopped") {
+      if (conv) conv.stoppedAt = performance.now();
       setState("thinking");
     } else if (t === "conversation.item.input_audio_transcription.delta") {
       var b = bubbles["u-" + ev.item_id];
@@ -156,6 +185,9 @@
       appendTo("u-" + ev.item_id, "user", ev.delta || "");
     } else if (t === "conversation.item.input_audio_transcription.completed") {
       bubble("u-" + ev.item_id, "user", ev.transcript || "", false);
+    } else if (t === "conversation.item.input_audio_transcription.failed") {
+      // The model still heard the audio; only its written form is missing.
+      bubble("u-" + ev.item_id, "user", "(couldn't make out the words)", false).classList.add("failed");
     } else if (t === "response.created") {
       if (conv) conv.responseActive = true;
       setState("thinking");
@@ -163,15 +195,20 @@
       if (conv && conv.play) conv.play(ev.item_id, ev.delta);
       setState("speaking");
     } else if (t === "output_audio_buffer.started") {
+      if (conv) { conv.playing = true; if (conv.onAudioStarted) conv.onAudioStarted(); }
       setState("speaking");
     } else if (t === "output_audio_buffer.stopped" || t === "output_audio_buffer.cleared") {
-      setState("listening");
+      // WebRTC: the answer has finished playing (or was cut off), not merely been generated.
+      if (conv) conv.playing = false;
+      if (conv && conv.mode === "voice" && !conv.responseActive) setState("listening");
     } else if (t === "response.output_audio_transcript.delta" || t === "response.output_text.delta") {
       appendTo("a-" + ev.item_id, "agent", ev.delta || "");
     } else if (t === "response.output_audio_transcript.done") {
       if (ev.transcript) bubble("a-" + ev.item_id, "agent", ev.transcript);
+      flushCards();
     } else if (t === "response.output_text.done") {
       bubble("a-" + ev.item_id, "agent", ev.text || "");
+      flushCards();
       speak(ev.text);
     } else if (t === "widget.tool_call") {
       setState("thinking", "Looking that up\u2026");
@@ -179,12 +216,23 @@
       showToolResult(ev);
     } else if (t === "response.output_item.done") {
       if (conv && conv.onItemDone) conv.onItemDone(ev.item || {});
+    } else if (t === "conversation.item.done") {
+      if (conv && conv.onConversationItem) conv.onConversationItem(ev.item || {});
     } else if (t === "response.done") {
       if (conv) { conv.responseActive = false; if (conv.onResponseDone) conv.onResponseDone(); }
+      var status = (ev.response || {}).status;
+      if (status === "failed" || status === "incomplete") offerRetry(status);
       if (!conv || conv.mode !== "voice") setState("idle", "Online \u00b7 text");
       else if (!conv.playing) setState("listening");
     } else if (t === "error") {
       var err = ev.error || {};
+      if (err.code === "session_idle") { // a pause, not a failure: the next message resumes
+        flushCards();
+        endConversation(true);
+        note("Paused after a quiet spell. Type or talk to carry on.");
+        setState("idle");
+        return;
+      }
       if (SPENT.test(err.code || "")) { // a limit or budget, not a failure: go on in text
         note(err.message || "Voice has ended for now. You can keep typing.");
         endConversation(true); switchToText(); return;
@@ -195,9 +243,37 @@
     }
   }
 
+  // A failed or cut-off answer: say so plainly and let the visitor ask for it again.
+  function offerRetry(status) {
+    flushCards();
+    var n = note(status === "incomplete" ? "The answer was cut short." : "Sorry, I couldn't answer that just now.");
+    n.classList.add("retry");
+    var btn = el("button", "w-retry", "Try again");
+    btn.type = "button";
+    btn.addEventListener("click", function () {
+      n.remove();
+      if (!conv) return;
+      conv.responseActive = true;
+      conv.send({ type: "response.create" });
+      setState("thinking");
+    });
+    n.appendChild(document.createTextNode(" "));
+    n.appendChild(btn);
+  }
+  // What only the browser sees, told to the server: a fallback, or a WebRTC turn's latency.
+  function report(session, body) {
+    if (!session || !session.tool_token) return;
+    body.session_id = session.session_id;
+    fetch("/api/realtime/reports/" + encodeURIComponent(cfg.companyId), { method: "POST", keepalive: true,
+      headers: { "Content-Type": "application/json", Authorization: "Bearer " + session.tool_token },
+      body: JSON.stringify(body) }).catch(function () { /* a report is best effort */ });
+  }
+
   // ---------------------------------------------------------------- relay transport
   function wsUrl(mode) {
-    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath + "?mode=" + mode;
+    var token = stored(TOKEN_KEY);
+    return (location.protocol === "https:" ? "wss://" : "ws://") + location.host + cfg.wsPath + "?mode=" + mode +
+      (token ? "&resume_token=" + encodeURIComponent(token) : "");
   }
   function openRelay(mode) {
     return new Promise(function (resolve, reject) {
@@ -206,7 +282,7 @@
                 send: function (o) { if (ws.readyState === 1) ws.send(JSON.stringify(o)); },
                 sendRaw: function (s) { if (ws.readyState === 1) ws.send(s); },
                 close: function () { try { ws.close(1000); } catch (e) { /* closed */ } } };
-      ws.onopen = function () { opened = true; resolve(c); };
+      ws.onopen = function () { opened = true; sendContext(c); resolve(c); };
       ws.onmessage = function (e) { try { handleEvent(JSON.parse(e.data)); } catch (x) { console.error(x); } };
       ws.onerror = function () { if (!opened) reject(new Error("relay")); };
       ws.onclose = function () {
@@ -270,12 +346,15 @@
   // ---------------------------------------------------------------- WebRTC transport
   async function startWebRTC() {
     var r = await fetch(cfg.sessionPath, { method: "POST", headers: { "Content-Type": "application/json" },
-                                           body: JSON.stringify({ companyId: cfg.companyId }) });
+                                           body: JSON.stringify({ companyId: cfg.companyId, resume_token: stored(TOKEN_KEY) || undefined,
+                                                                  context: contextEvent() }) });
     var data = await r.json().catch(function () { return {}; });
     if (!r.ok) { var e = new Error("session"); e.code = data.error && data.error.code; throw e; }
+    if (typeof data.resume_token === "string") store(TOKEN_KEY, data.resume_token);
     var secret = typeof data.client_secret === "string" ? data.client_secret : (data.client_secret || {}).value;
     var pc = new RTCPeerConnection();
-    var c = { kind: "webrtc", mode: "voice", pc: pc, responseActive: false, outputs: [], muted: false };
+    var c = { kind: "webrtc", mode: "voice", pc: pc, responseActive: false, outputs: [], muted: false,
+              session: data, callNames: {}, serverTools: false };
     pc.ontrack = function (e) { remoteAudio.srcObject = e.streams[0]; };
     var stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
@@ -290,17 +369,94 @@
     }, data.max_duration_seconds * 1000);
     c.setMuted = function (m) { stream.getAudioTracks().forEach(function (t) { t.enabled = !m; }); };
     dc.onmessage = function (e) { try { handleEvent(JSON.parse(e.data)); } catch (x) { console.error(x); } };
-    c.onItemDone = function (item) { if (item.type === "function_call") runTool(c, data, item); };
+    // Tools: the server answers them through its sideband once it has joined the call; only if
+    // it could not (an older server) does the browser relay them to the tool endpoint.
+    c.toolsBy = Promise.resolve("browser");
+    c.onItemDone = function (item) {
+      if (item.type !== "function_call") return;
+      c.callNames[item.call_id] = item.name;
+      setState("thinking", "Looking that up\u2026");
+      c.toolsBy.then(function (by) { if (by === "browser") runTool(c, data, item); });
+    };
+    c.onConversationItem = function (item) {
+      if (item.type !== "function_call_output" || !c.serverTools) return;
+      try {
+        var parsed = JSON.parse(item.output);
+        showToolResult({ name: c.callNames[item.call_id], ok: !parsed.error, result: parsed });
+      } catch (x) { /* plain-text output: nothing to show */ }
+    };
     c.onResponseDone = function () { flushOutputs(c); };
-    var opened = new Promise(function (res) { dc.onopen = res; });
-    var offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    var ans = await fetch(data.calls_url || cfg.callsUrl, { method: "POST", body: offer.sdp,
-      headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + secret } });
-    if (!ans.ok) throw new Error("calls " + ans.status);
-    await pc.setRemoteDescription({ type: "answer", sdp: await ans.text() });
-    await opened;
+    c.onAudioStarted = function () { // time to first audio, as the visitor hears it
+      if (c.stoppedAt == null) return;
+      report(data, { kind: "latency", first_audio_ms: Math.round(performance.now() - c.stoppedAt) });
+      c.stoppedAt = null;
+    };
+    var opened = new Promise(function (res, rej) {
+      dc.onopen = res;
+      c.failConnect = rej;
+    });
+    pc.onconnectionstatechange = function () {
+      var st = pc.connectionState;
+      if (st === "failed") { if (c.failConnect) c.failConnect(fault("webrtc_failed")); callGone(c); }
+      else if (st === "closed") callGone(c);
+      else if (st === "disconnected") setTimeout(function () { if (pc.connectionState === "disconnected") callGone(c); }, 4000);
+    };
+    dc.onclose = function () { callGone(c); };
+    try {
+      var offer = await pc.createOffer();
+      await pc.setLocalDescription(offer);
+      var ans = await fetch(data.calls_url || cfg.callsUrl, { method: "POST", body: offer.sdp,
+        headers: { "Content-Type": "application/sdp", Authorization: "Bearer " + secret } });
+      if (!ans.ok) throw fault("webrtc_failed");
+      await pc.setRemoteDescription({ type: "answer", sdp: await ans.text() });
+      // A failed ICE can take half a minute to say so: after ~8 s we stop waiting.
+      var timer;
+      await Promise.race([opened, new Promise(function (res, rej) {
+        timer = setTimeout(function () { rej(fault("webrtc_timeout")); }, CONNECT_TIMEOUT_MS);
+      })]).finally(function () { clearTimeout(timer); });
+    } catch (err) {
+      c.connectFailed = true;
+      c.close();
+      if (!err.code) err.code = "webrtc_failed";
+      err.session = data;
+      throw err;
+    }
+    c.failConnect = null;
+    var callId = ((ans.headers.get("Location") || "").split("/").pop() || "").split("?")[0];
+    c.toolsBy = joinCall(c, data, callId);
     return c;
+  }
+  var CONNECT_TIMEOUT_MS = 8000;
+  function fault(code) { var e = new Error(code); e.code = code; return e; }
+  // Hand the call to the server (sideband): tools, transcript, time limit, summary.
+  function joinCall(c, session, callId) {
+    if (!callId || !session.tool_token) return Promise.resolve("browser");
+    return fetch("/api/realtime/calls/" + encodeURIComponent(cfg.companyId), { method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: "Bearer " + session.tool_token },
+      body: JSON.stringify({ session_id: session.session_id, call_id: callId }) })
+      .then(function (r) { c.serverTools = r.ok; return r.ok ? "server" : "browser"; })
+      .catch(function () { return "browser"; });
+  }
+  // The call ended without the visitor asking: the server hung up, or the connection died.
+  function callGone(c) {
+    if (conv !== c || c.ending || c.connectFailed) return;
+    endConversation(true);
+    setState("idle", "Call ended");
+    note("The call has ended. You can start again or type below.");
+  }
+  // The visitor ends a WebRTC call: the server summarizes and hangs up first (a few seconds).
+  async function finishCall(c) {
+    if (!c || c.kind !== "webrtc" || !c.serverTools) return;
+    c.ending = true;
+    setState("idle", "Ending\u2026");
+    var timer;
+    await Promise.race([
+      fetch("/api/realtime/calls/" + encodeURIComponent(cfg.companyId) + "/end", { method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: "Bearer " + c.session.tool_token },
+        body: JSON.stringify({ session_id: c.session.session_id }) }).catch(function () {}),
+      new Promise(function (res) { timer = setTimeout(res, 7000); })
+    ]);
+    clearTimeout(timer);
   }
   async function runTool(c, session, item) {
     setState("thinking", "Looking that up\u2026");
@@ -364,12 +520,25 @@
         catch (e) {
           if (e.code === "realtime_unavailable" || SPENT.test(e.code || "")) { note("Voice isn't available right now; you can type instead."); conv = await openRelay("text"); switchToText(); return; }
           if (cfg.transport === "webrtc") throw e;
-          conv = null; // auto: fall back to the relay
+          conv = null; // auto: fall back to the relay, and say so on the conversation record
+          report(e.session, { kind: "fallback", to: "relay", reason: e.code === "webrtc_timeout" ? "webrtc_timeout" : "webrtc_failed" });
+          var fellBack = e.session;
         }
       }
       if (!conv) {
-        conv = await openRelay("voice");
-        await startAudio(conv);
+        try {
+          conv = await openRelay("voice");
+          await startAudio(conv);
+        } catch (relayError) {
+          if (!fellBack) throw relayError;
+          // auto, second step: WebRTC and the relay both failed; text still works.
+          endConversation(true);
+          report(fellBack, { kind: "fallback", to: "text", reason: "relay_failed" });
+          note("Voice couldn't connect here, so let's type.");
+          conv = await openRelay("text");
+          switchToText();
+          return;
+        }
         if (conv.mode === "text") { stopAudio(); return; } // the server fell back to text meanwhile
       }
       micBtn.classList.add("live");
@@ -383,8 +552,10 @@
       note(e && e.name === "NotAllowedError" ? "Allow microphone access to talk, or type below." : "Voice couldn't start. You can still type below.", true);
     } finally { micBtn.disabled = false; }
   }
-  micBtn.addEventListener("click", function () {
-    if (conv && conv.mode === "voice") endConversation(); else startVoice();
+  micBtn.addEventListener("click", async function () {
+    if (conv && conv.mode === "voice") { await finishCall(conv); endConversation(); }
+    else if (!privacyAccepted()) showPrivacy();
+    else startVoice();
   });
   muteBtn.addEventListener("click", function () {
     if (!conv) return;
@@ -394,14 +565,21 @@
     muteBtn.textContent = conv.muted ? "Unmute" : "Mute";
     setState(conv.muted ? "idle" : "listening", conv.muted ? "Muted" : null);
   });
-  endBtn.addEventListener("click", function () { endConversation(); note("Conversation ended."); });
+  endBtn.addEventListener("click", async function () { await finishCall(conv); endConversation(); note("Conversation ended."); });
 
   var connecting = null;
   form.addEventListener("submit", async function (e) {
     e.preventDefault();
     var text = input.value.trim();
     if (!text) return;
+    if (!privacyAccepted()) { showPrivacy(); return; }
+    if (text.length > maxChars) { // never cut a paste silently: say so and keep it editable
+      note("That message is " + text.length + " characters; the limit is " + maxChars + ". Please shorten it.");
+      return;
+    }
     input.value = "";
+    updateCount();
+    flushCards();
     bubble(null, "user", text);
     try {
       if (!conv) {
@@ -420,6 +598,48 @@
     }
   });
 
+  // ---------------------------------------------------------------- input limit and privacy notice
+  var maxChars = cfg.maxChars || 2000, counter = $("w-count");
+  function updateCount() {
+    var n = input.value.length;
+    counter.textContent = n > maxChars * 0.8 ? n + " / " + maxChars : "";
+    counter.classList.toggle("over", n > maxChars);
+  }
+  input.addEventListener("input", updateCount);
+  var privacyCard = null;
+  function showPrivacy() {
+    if (privacyCard || privacyAccepted()) return;
+    privacyCard = card("privacy", "Before we start");
+    privacyCard.appendChild(el("p", null, cfg.privacy.notice));
+    var policy = cfg.privacy.policy_url && safeUrl(cfg.privacy.policy_url);
+    if (policy) { var a = el("a", null, "Privacy policy"); a.href = policy; a.target = "_blank"; a.rel = "noopener"; privacyCard.appendChild(a); }
+    var ok = el("button", "w-btn w-accept", "OK, continue");
+    ok.type = "button";
+    ok.addEventListener("click", function () {
+      store(CONSENT_KEY, "1");
+      privacyCard.remove(); privacyCard = null;
+      if (conv && conv.kind === "relay") sendContext(conv);
+      input.focus();
+    });
+    privacyCard.appendChild(ok);
+    add(privacyCard);
+  }
+
+  // A reload or another page of the site: show the conversation so far (the server resumes it
+  // when the next message connects with the token).
+  async function restoreHistory() {
+    var token = stored(TOKEN_KEY);
+    if (!token || !cfg.resumePath) return false;
+    try {
+      var r = await fetch(cfg.resumePath, { method: "POST", headers: { "Content-Type": "application/json" },
+                                            body: JSON.stringify({ resume_token: token }) });
+      var data = await r.json();
+      if (!data.resumed || !data.history || !data.history.length) return false;
+      data.history.forEach(function (line) { bubble(null, line.role === "user" ? "user" : "agent", line.text); });
+      return true;
+    } catch (e) { return false; }
+  }
+
   // ---------------------------------------------------------------- start
   if (cfg.blocked) {
     root.classList.add("blocked");
@@ -428,7 +648,11 @@
     return;
   }
   if (cfg.transport === "text" || !cfg.realtime || !(navigator.mediaDevices && window.AudioWorkletNode)) root.classList.add("text-only");
-  bubble(null, "agent", cfg.greeting);
   setState("idle");
-  toHost({ type: "ready" });
+  restoreHistory().then(function (resumed) {
+    // Text without voice greets as the text assistant, never as the voice persona first.
+    if (!resumed) bubble(null, "agent", cfg.realtime ? cfg.greeting : (cfg.textGreeting || cfg.greeting));
+    if (!privacyAccepted()) showPrivacy();
+    toHost({ type: "ready" });
+  });
 })();

@@ -11,6 +11,7 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from widget_api.admission import admit
+from widget_api.continuity import history_instructions, issue_resume_token, resume
 from widget_api.errors import ApiError
 from widget_api.instructions import build_instructions
 from widget_api.origins import is_origin_allowed
@@ -35,8 +36,9 @@ def new_session_id() -> str:
 
 
 def start_realtime_session(
-    services: Services, company_id: str, *, origin: str | None, client: str
-) -> dict[str, Any]:
+    services: Services, company_id: str, *, origin: str | None, client: str,
+    resume_token: str | None = None, context: dict[str, Any] | None = None,
+) -> dict[str, Any]:  # fmt: skip
     """Mint a client secret for the company's session and a tool token for this conversation.
 
     No key configured (or a text-only company) → `realtime_unavailable` whose details tell the
@@ -56,14 +58,20 @@ def start_realtime_session(
     # OpenAI, so the time limit travels in the secret's lifetime and the widget's own timer.
     admission = admit(services, company, client, voice=True)
     tools = services.tools.declarations(company)
-    session = build_session(company, tools, instructions=build_instructions(company))
+    # A reload or page change continues the conversation: same session, the model told so.
+    resumed = resume(services.db, services.signing_key, resume_token, company.id,
+                     window_seconds=settings.resume_window_seconds)  # fmt: skip
+    instructions = build_instructions(company)
+    if resumed is not None:
+        instructions += "\n\n" + history_instructions(resumed)
+    session = build_session(company, tools, instructions=instructions)
     try:
         secret = services.minter.mint(session, ttl_seconds=admission.max_seconds)
     except ApiError:
         admission.settle(0)  # nothing was minted: the voice minutes go back
         raise
-    session_id = new_session_id()
-    _record_start(services, company.id, session_id, voice[0])
+    session_id = resumed.session_id if resumed else new_session_id()
+    _record_start(services, company.id, session_id, voice[0], context)
     return {
         "client_secret": secret.value,
         "expires_at": secret.expires_at,
@@ -77,17 +85,28 @@ def start_realtime_session(
         "calls_url": webrtc_calls_url(settings.openai_base_url),
         "relay_path": relay_path(company.id),
         "max_duration_seconds": admission.max_seconds,
+        "resume_token": issue_resume_token(services.signing_key, company.id, session_id),
     }
 
 
-def _record_start(services: Services, company_id: str, session_id: str, transport: str) -> None:
+def _record_start(
+    services: Services, company_id: str, session_id: str, transport: str,
+    context: dict[str, Any] | None,
+) -> None:  # fmt: skip
     # The conversation row is a report, not a gate: a database hiccup must not cost the visitor
     # a session OpenAI already paid for. The relay records its own start when it is used.
-    from widget_api.crm.conversations import start_conversation
+    from widget_api.crm.record import record_context, start_or_resume
 
     try:
-        start_conversation(
-            services.db, company_id=company_id, session_id=session_id, transport=transport
-        )
+        start_or_resume(services.db, company_id=company_id, session_id=session_id,
+                        transport=transport, language=services.companies.get(company_id).language)
+        if context:
+            page, referrer = context.get("page_url"), context.get("referrer")
+            record_context(
+                services.db, session_id,
+                page_url=page if isinstance(page, str) else None,
+                referrer=referrer if isinstance(referrer, str) else None,
+                privacy_accepted=context.get("privacy_accepted") is True,
+            )  # fmt: skip
     except Exception:
         log.exception("could not record the conversation start for %s", company_id)

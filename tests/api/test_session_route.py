@@ -35,7 +35,7 @@ def test_session_answer_shape_and_tool_token(
     body = response.json
     assert set(body) == {
         "client_secret", "expires_at", "model", "session_id", "tool_token", "tools",
-        "transports", "calls_url", "relay_path", "max_duration_seconds",
+        "transports", "calls_url", "relay_path", "max_duration_seconds", "resume_token",
     }  # fmt: skip
     assert body["client_secret"].startswith("ek_")
     assert body["client_secret"] in fake_openai.issued_secrets
@@ -263,3 +263,24 @@ def test_cors_preflight_only_for_allowed_origins(
     assert response.status_code == 200
     assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
     assert "*" not in response.headers.get("Access-Control-Allow-Origin", "")
+
+
+def test_a_resume_token_continues_the_same_conversation(client: FlaskClient) -> None:
+    first = client.post(
+        "/api/realtime/session",
+        json={"companyId": "acme", "context": {"page_url": "https://acme-relay.example/pricing",
+                                               "privacy_accepted": True}},
+        headers={"Origin": "https://acme-relay.example"},
+    ).json
+    again = client.post(
+        "/api/realtime/session",
+        json={"companyId": "acme", "resume_token": first["resume_token"]},
+        headers={"Origin": "https://acme-relay.example"},
+    ).json
+    assert again["session_id"] == first["session_id"]
+    forged = client.post(
+        "/api/realtime/session",
+        json={"companyId": "acme", "resume_token": first["resume_token"][:-2] + "xx"},
+        headers={"Origin": "https://acme-relay.example"},
+    ).json
+    assert forged["session_id"] != first["session_id"]

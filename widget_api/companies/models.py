@@ -87,6 +87,16 @@ class Theme(_Strict):
         return value.lower()
 
 
+class PrivacyNotice(_Strict):
+    """Shown before the visitor's first message; the acceptance is stored on the conversation."""
+
+    notice: str | None = Field(
+        None, max_length=600,
+        description="What happens to the conversation (recorded, processed by whom); none = no notice.",
+    )
+    policy_url: HttpUrl | None = Field(None, description="The company's privacy policy.")
+
+
 class DemoClip(_Strict):
     """A short product video the rep can show when the visitor asks about its topic."""
 
@@ -192,6 +202,7 @@ class CompanyConfig(_Strict):
     allowed_origins: list[str] = Field(default_factory=list, max_length=50)
     transport: Transport = "auto"
     theme: Theme = Field(default_factory=lambda: Theme.model_validate({}))
+    privacy: PrivacyNotice = Field(default_factory=lambda: PrivacyNotice.model_validate({}))
     clips: list[DemoClip] = Field(default_factory=list, max_length=100)
     meetings: MeetingConfig
     qualification_questions: list[str] = Field(default_factory=list, max_length=8)

@@ -101,8 +101,12 @@ def record_context(
     db.run(work)
 
 
-def append_lines(db: Database, company_id: str, session_id: str, lines: Sequence[Line]) -> None:
-    """Store one turn's lines; visitor lines count as turns and are read for qualification."""
+def append_lines(
+    db: Database, company_id: str, session_id: str, lines: Sequence[Line], *,
+    count_turns: bool = True,
+) -> None:  # fmt: skip
+    """Store one turn's lines; visitor lines are read for qualification and, unless the caller
+    counts turns itself (the relay does, per answered turn), count as turns."""
     if not lines:
         return
     rows = [
@@ -117,7 +121,8 @@ def append_lines(db: Database, company_id: str, session_id: str, lines: Sequence
         for text in user_lines for fact in extract_facts(text)
     ]  # fmt: skip
     stamp = update(Conversation).where(Conversation.session_id == session_id).values(
-        turns=Conversation.turns + len(user_lines), last_activity_at=utcnow()
+        turns=Conversation.turns + (len(user_lines) if count_turns else 0),
+        last_activity_at=utcnow(),
     )
 
     def work(session: Session) -> None:

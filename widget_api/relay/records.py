@@ -125,7 +125,7 @@ class CrmRecorder:
         with self._lock:
             lines, self._lines = self._lines, []
         if lines:
-            append_lines(self._db, self._company_id, self._session_id, lines)
+            append_lines(self._db, self._company_id, self._session_id, lines, count_turns=False)
 
     def close(self, reason: str) -> None:
         self.flush()

@@ -22,7 +22,11 @@ from markupsafe import escape
 
 from widget_api.companies.models import CompanyConfig
 from widget_api.errors import ApiError
+from widget_api.local_engine.engine import text_introduction
 from widget_api.settings import Settings
+
+# What a page may send in one message (the relay's RelayLimits.max_text_chars).
+MAX_TEXT_CHARS = 2000
 
 # `embed_widget` ships as package data, so the installed package serves the same files.
 ASSET_DIR = Path(str(resources.files("embed_widget")))
@@ -113,6 +117,10 @@ def widget_config(
         "toolPath": f"/api/chat/{company.id}/tool",
         "workletUrl": assets.url("audio-worklet.js"),
         "hostOrigin": host_origin,
+        "textGreeting": text_introduction(company.display_name),
+        "maxChars": MAX_TEXT_CHARS,
+        "resumePath": f"/api/widget/{company.id}/resume",
+        "privacy": company.privacy.model_dump(mode="json"),
         "blocked": blocked,
     }
 
