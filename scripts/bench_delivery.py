@@ -1,0 +1,416 @@
+"""Webhook delivery and report benchmarks; prints ONE JSON object.
+
+delivery: `--events` events (default 10,000) are written to the outbox at a steady rate while
+two senders (two server workers' worth, sharing one PostgreSQL outbox) deliver them to a
+loopback receiver that fails 30 % of requests, hangs past the timeout on 5 %, and is stopped
+and restarted once mid-run. Reported: events lost (written but never accepted), ids accepted
+more than once after the receiver's dedup (must be 0; duplicates it dropped are counted
+apart), and the delay of every event still undelivered when the receiver came back, measured
+from that moment (p50/p99/max).
+
+reports: `--conversations` generated conversations (default 100,000) over 90 days on
+PostgreSQL, with their questions, leads, clicks, bookings, widget opens and per-turn latency;
+each report (funnel by day and week, top questions, unanswered grouped by meaning, latency)
+runs `--repeats` times over the last 30 and 90 days, after one cold call that embeds the
+unanswered texts. Times are the report functions the routes call.
+
+    .venv/bin/python -m scripts.bench_delivery [--events 10000] [--conversations 100000]
+    [--only delivery|reports]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import psycopg
+from sqlalchemy import select
+
+from scripts.webhook_receiver import WebhookReceiver
+from widget_api.crm.db import Database
+from widget_api.crm.delivery_models import WebhookDelivery
+from widget_api.delivery import outbox
+from widget_api.delivery.receivers import Receiver, Receivers
+from widget_api.delivery.sender import Sender, SenderConfig
+from widget_api.delivery.signing import new_secret
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+EVENTS = frozenset({"lead.created", "lead.updated"})
+
+
+@contextmanager
+def pg_database(prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))], 3)
+
+
+# --- delivery ---------------------------------------------------------------------------------
+
+
+def _produce(db: Database, total: int, rate: float, created: dict[str, float]) -> None:
+    """Write `total` events at about `rate` per second, 20 per transaction."""
+    batch, start, written = 20, time.monotonic(), 0
+    while written < total:
+        n = min(batch, total - written)
+
+        def add(session: Any, first: int = written, n: int = n) -> list[str]:
+            return [
+                outbox.enqueue(
+                    session,
+                    company_id="bench",
+                    type="lead.created",
+                    data={"company_id": "bench", "lead": {"id": first + i}},
+                )
+                for i in range(n)
+            ]
+
+        ids = db.run(add)
+        now = time.monotonic()
+        for event_id in ids:
+            created[event_id] = now
+        written += n
+        pause = start + written / rate - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)
+
+
+def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
+    secret = new_secret()
+    timeout = 1.0
+    receiver = WebhookReceiver(
+        secret, fail_rate=0.30, hang_rate=0.05, hang_seconds=timeout + 0.5, seed=11
+    ).start()
+    config = SenderConfig(
+        origin="https://widget.example",
+        max_attempts=100,
+        backoff_seconds=0.25,
+        backoff_max_seconds=2.0,
+        timeout_seconds=timeout,
+        concurrency=args.concurrency,
+        poll_seconds=0.05,
+        allow_private=True,
+    )
+    with pg_database("bench_delivery") as url:
+        db = Database(url, pool_size=20, max_overflow=20)
+        db.upgrade()
+        receivers = Receivers([Receiver("bench", receiver.url, EVENTS, secret)])
+        senders = [Sender(db, receivers, config).start() for _ in range(2)]
+        created: dict[str, float] = {}
+        producer = threading.Thread(target=_produce, args=(db, args.events, args.rate, created))
+        started = time.monotonic()
+        producer.start()
+        # Stop the receiver once ~40 % of the events are written; restart it after the outage.
+        while len(created) < args.events * 0.4:
+            time.sleep(0.05)
+        receiver.stop()  # same port and memory when it comes back (its database survives)
+        time.sleep(args.outage)
+        receiver.start()
+        recovered_at = time.monotonic()
+        pending_then = set(created) - set(receiver.accepted)
+        producer.join()
+        deadline = time.monotonic() + args.deadline
+        while len(receiver.accepted) < args.events and time.monotonic() < deadline:
+            time.sleep(0.1)
+        elapsed = time.monotonic() - started
+        for sender in senders:
+            sender.stop()
+        states = db.run(
+            lambda s: s.execute(select(WebhookDelivery.state, WebhookDelivery.attempts)).all()
+        )
+        db.dispose()
+    receiver.stop()
+    delays = [receiver.accepted[i] - recovered_at for i in pending_then if i in receiver.accepted]
+    e2e = [receiver.accepted[i] - created[i] for i in created if i in receiver.accepted]
+    attempts = [a for _s, a in states]
+    return {
+        "events": args.events,
+        "receiver": {
+            "fail_rate": 0.30,
+            "timeout_rate": 0.05,
+            "outage_seconds": args.outage,
+            "restarts": 1,
+        },
+        "senders": 2,
+        "concurrency_per_sender": args.concurrency,
+        "sender_timeout_seconds": timeout,
+        "lost": len(set(created) - set(receiver.accepted)),
+        "accepted": len(receiver.accepted),
+        # Every written event id accepted, each counted once (repeats are the dropped duplicates).
+        "accepted_ids_equal_written_ids": set(receiver.accepted) == set(created),
+        "duplicates_dropped_by_id": receiver.duplicates,
+        "bad_signatures": receiver.bad_signatures,
+        "delivered_rows": sum(1 for s, _a in states if s == "delivered"),
+        "dead_letters": sum(1 for s, _a in states if s == "dead"),
+        "attempts_per_event": {
+            "mean": round(sum(attempts) / max(1, len(attempts)), 3),
+            "max": max(attempts, default=0),
+        },
+        "undelivered_at_recovery": len(pending_then),
+        "delay_after_recovery_s": {
+            "p50": pct(delays, 50),
+            "p99": pct(delays, 99),
+            "max": pct(delays, 100),
+        },
+        "end_to_end_delay_s": {"p50": pct(e2e, 50), "p99": pct(e2e, 99)},
+        "wall_seconds": round(elapsed, 2),
+    }
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+QUESTIONS = [
+    "What does the {p} plan cost?",
+    "Is SSO included in {p}?",
+    "Do you integrate with {i}?",
+    "How long does onboarding take?",
+    "Can we import tickets from {i}?",
+    "Is there an API?",
+    "Where is our data stored?",
+    "Do you offer a free trial?",
+    "How many agents can {p} have?",
+    "Does {p} include voice support?",
+    "Can the AI agent answer in {l}?",
+    "What SLA comes with {p}?",
+    "Do you support SAML single sign-on?",
+]
+UNANSWERED = [
+    "Do you support {x}?",
+    "Can I pay by invoice in {l}?",
+    "Is there an on-premise version?",
+    "Do you have a HIPAA BAA?",
+    "Can we white-label the widget for {i}?",
+    "Do you offer a discount for nonprofits?",
+    "Is there a {x} mobile app?",
+]
+FILL = {
+    "p": ["Starter", "Growth", "Enterprise"],
+    "i": ["Zendesk", "Salesforce", "HubSpot", "Intercom", "Jira"],
+    "l": ["German", "French", "Spanish", "Japanese"],
+    "x": ["WhatsApp", "Teams", "SCIM", "Android", "iOS", "offline"],
+}
+
+
+def _text(rng: random.Random, templates: list[str]) -> str:
+    template = rng.choice(templates)
+    return template.format(**{k: rng.choice(v) for k, v in FILL.items()})
+
+
+def _generate(url: str, conversations: int, days: int, seed: int = 5) -> dict[str, int]:
+    """Rows as the product writes them, COPYed in for speed."""
+    from widget_api.reports.recorder import normalize_question
+
+    rng = random.Random(seed)
+    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    counts = dict.fromkeys(
+        ["conversations", "questions", "leads", "links", "bookings", "latencies", "opens"], 0
+    )
+    opens: dict[date, int] = {}
+    with psycopg.connect(plain) as conn, conn.cursor() as cur:
+        with cur.copy("COPY conversations (session_id, company_id, transport, started_at, turns,"
+                      " lead_updates) FROM STDIN") as conv, \
+             cur.copy("COPY report_questions (company_id, session_id, text, normalized, answered,"
+                      " best_score, closest_title, closest_source, asked_at) FROM STDIN") as q, \
+             cur.copy("COPY leads (company_id, name, email, email_normalized, channel, session_id,"
+                      " status, created_at, updated_at) FROM STDIN") as leads, \
+             cur.copy("COPY report_meeting_links (token, company_id, session_id, url, created_at,"
+                      " clicked_at) FROM STDIN") as links, \
+             cur.copy("COPY report_bookings (company_id, provider, external_id, session_id,"
+                      " booked_at) FROM STDIN") as books:  # fmt: skip
+            lat = cur.copy(
+                "COPY turn_latencies (company_id, session_id, channel, turn,"
+                " first_audio_ms, created_at) FROM STDIN"
+            )
+            with lat as lat_copy:
+                for n in range(conversations):
+                    sid = f"ws_bench_{n}"
+                    at = today - timedelta(days=rng.randrange(days), seconds=rng.randrange(86400))
+                    day = at.date()
+                    opens[day] = opens.get(day, 0) + 1 + (rng.random() < 0.5)
+                    conv.write_row(
+                        (
+                            sid,
+                            "bench",
+                            rng.choice(["webrtc", "relay", "text"]),
+                            at,
+                            rng.randint(1, 12),
+                            0,
+                        )
+                    )
+                    counts["conversations"] += 1
+                    for k in range(rng.choice([0, 1, 2, 2, 3, 4])):
+                        unanswered = rng.random() < 0.12
+                        text = _text(rng, UNANSWERED if unanswered else QUESTIONS)
+                        score = rng.uniform(0.05, 0.28) if unanswered else rng.uniform(0.35, 0.9)
+                        title = rng.choice(["Pricing", "Security", "Integrations", "FAQ"])
+                        q.write_row(
+                            (
+                                "bench",
+                                sid,
+                                text,
+                                normalize_question(text),
+                                not unanswered,
+                                score,
+                                title,
+                                f"{title.lower()}.md",
+                                at + timedelta(seconds=20 * k),
+                            )
+                        )
+                        counts["questions"] += 1
+                    if rng.random() < 0.15:
+                        email = f"v{n}@example.com"
+                        leads.write_row(
+                            (
+                                "bench",
+                                f"V {n}",
+                                email,
+                                email,
+                                "text",
+                                sid,
+                                "new",
+                                at + timedelta(minutes=3),
+                                at + timedelta(minutes=3),
+                            )
+                        )
+                        counts["leads"] += 1
+                        if rng.random() < 0.5:
+                            clicked = at + timedelta(minutes=5) if rng.random() < 0.7 else None
+                            links.write_row(
+                                (
+                                    uuid.uuid4().hex,
+                                    "bench",
+                                    sid,
+                                    "https://calendly.com/bench/demo",
+                                    at,
+                                    clicked,
+                                )
+                            )
+                            counts["links"] += 1
+                            if clicked and rng.random() < 0.5:
+                                books.write_row(
+                                    (
+                                        "bench",
+                                        "calendly",
+                                        f"calendly:{sid}",
+                                        sid,
+                                        clicked + timedelta(minutes=4),
+                                    )
+                                )
+                                counts["bookings"] += 1
+                    for turn in range(1, rng.randint(2, 6)):
+                        lat_copy.write_row(
+                            (
+                                "bench",
+                                sid,
+                                "relay",
+                                turn,
+                                rng.lognormvariate(6.3, 0.35),
+                                at + timedelta(seconds=15 * turn),
+                            )
+                        )
+                        counts["latencies"] += 1
+        with cur.copy("COPY report_daily_counters (company_id, day, name, count) FROM STDIN") as c:
+            for day, n in opens.items():
+                c.write_row(("bench", day, "widget_opened", n))
+                counts["opens"] += n
+        conn.commit()
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+    return counts
+
+
+def run_reports(args: argparse.Namespace) -> dict[str, Any]:
+    from knowledge.embedding import load_embedder
+    from widget_api.reports.funnel import funnel
+    from widget_api.reports.latency import latency
+    from widget_api.reports.questions import top_questions, unanswered
+    from widget_api.reports.window import ReportQuery
+
+    embedder = load_embedder()
+    out: dict[str, Any] = {"conversations": args.conversations, "days": 90}
+    with pg_database("bench_reports") as url:
+        db = Database(url)
+        db.upgrade()
+        t0 = time.monotonic()
+        out["rows"] = _generate(url, args.conversations, 90)
+        out["generate_seconds"] = round(time.monotonic() - t0, 1)
+        reports = {
+            "funnel_day": lambda q: funnel(db, "bench", q),
+            "funnel_week": lambda q: funnel(db, "bench", q.model_copy(update={"period": "week"})),
+            "top_questions": lambda q: top_questions(db, "bench", q),
+            "unanswered": lambda q: unanswered(db, embedder, "bench", q),
+            "latency": lambda q: latency(db, "bench", q),
+        }
+        today = datetime.now(UTC).date()
+        windows = {
+            "30d": ReportQuery(since=today - timedelta(days=29), until=today),
+            "90d": ReportQuery(since=today - timedelta(days=89), until=today),
+        }
+        t0 = time.monotonic()
+        reports["unanswered"](windows["90d"])
+        out["unanswered_cold_first_call_ms"] = round((time.monotonic() - t0) * 1000, 1)
+        timings: dict[str, Any] = {}
+        for wname, q in windows.items():
+            for name, run in reports.items():
+                samples = []
+                for _ in range(args.repeats):
+                    t0 = time.perf_counter()
+                    run(q)
+                    samples.append((time.perf_counter() - t0) * 1000)
+                timings[f"{name}_{wname}"] = {
+                    "p50_ms": pct(samples, 50),
+                    "max_ms": pct(samples, 100),
+                }
+        out["timings"] = timings
+        out["max_ms"] = max(t["max_ms"] for t in timings.values())
+        out["all_within_300ms"] = out["max_ms"] <= 300
+        db.dispose()
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=400.0, help="events written per second")
+    parser.add_argument("--outage", type=float, default=3.0, help="receiver down, seconds")
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--deadline", type=float, default=300.0)
+    parser.add_argument("--conversations", type=int, default=100_000)
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--only", choices=["delivery", "reports"])
+    args = parser.parse_args(argv)
+    result: dict[str, Any] = {"note": "shared 2-core machine (other helpers running)"}
+    if args.only in (None, "delivery"):
+        result["delivery"] = run_delivery(args)
+    if args.only in (None, "reports"):
+        result["reports"] = run_reports(args)
+    print(json.dumps(result))
+    delivery_ok = "delivery" not in result or result["delivery"]["lost"] == 0
+    return 0 if delivery_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
