@@ -64,6 +64,9 @@ def create_app(
 
     app.register_blueprint(calls.bp)
     app.register_blueprint(phone.bp)
+    from widget_api.routes import admin_record
+
+    app.register_blueprint(admin_record.bp)
     from widget_api.routes import public_config
 
     app.register_blueprint(public_config.bp)

@@ -45,6 +45,9 @@ def app(db: Database, companies: CompanyRegistry, tmp_path: Path) -> Flask:  # n
     )  # fmt: skip
     _register_error_handlers(flask_app)
     flask_app.register_blueprint(admin.bp)
+    from widget_api.routes import admin_record
+
+    flask_app.register_blueprint(admin_record.bp)
     return flask_app
 
 

@@ -301,3 +301,50 @@ def conversation_lead(db: Database, session_id: str) -> tuple[str, str] | None:
     )
     row = db.run(lambda session: session.execute(stmt).first(), readonly=True)
     return None if row is None else (row[0], row[1])
+
+
+QUALIFICATION_LABELS = (
+    ("team_size", "Team size"), ("timeline", "Timeline"), ("budget", "Budget"),
+    ("role", "Role"), ("current_tool", "Current tool"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LeadRecord:
+    """What sales sees on a lead's page: the lead, each value's evidence, the claims (with
+    conflicts) and every linked conversation with its transcript."""
+
+    lead: Any  # LeadView
+    evidence: dict[str, str]
+    claims: list[Any]  # claims.ClaimRow
+    conflicts: int
+    conversations: list[ConversationRecord]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "lead": self.lead.model_dump(mode="json"),
+            "evidence": self.evidence,
+            "claims": [
+                {"session_id": c.session_id, "field": c.field, "value": c.value,
+                 "evidence": c.evidence, "source": c.source, "applied": c.applied,
+                 "conflict": c.conflict, "created_at": c.created_at.isoformat()}  # fmt: skip
+                for c in self.claims
+            ],
+            "conflicts": self.conflicts,
+            "conversations": [c.as_json() for c in self.conversations],
+        }
+
+
+def lead_record(db: Database, company_id: str, lead_id: int) -> LeadRecord:
+    """The lead with its evidence, claims and conversations (`lead_not_found` otherwise)."""
+    from widget_api.crm.claims import lead_claims
+    from widget_api.crm.leads import get_lead
+
+    lead = get_lead(db, company_id, lead_id)
+    claims = lead_claims(db, lead_id)
+    evidence: dict[str, str] = {}
+    for claim in claims:  # oldest first: the latest quote for the value the lead holds wins
+        if not claim.conflict and claim.evidence:
+            evidence[claim.field] = claim.evidence
+    conflicts = sum(1 for c in claims if c.conflict)
+    return LeadRecord(lead, evidence, claims, conflicts, conversations_for_lead(db, lead_id))
