@@ -27,6 +27,9 @@ class AudioSink(Protocol):
 
     def clear(self) -> None: ...
 
+    @property
+    def queued(self) -> int: ...
+
 
 class TransportGone(Exception):
     """The client connection closed (or a fault closed it) while a response was playing."""
@@ -116,6 +119,7 @@ class ResponsePlayer:
         fmt = resp.audio_output.get("format")
         tone = sine_audio(fmt, reply.chunks * reply.ms_per_chunk, reply.frequency_hz)
         chunks = split_chunks(tone, reply.chunks, sample_width=2 if bytes_per_ms(fmt) == 48 else 1)
+        await _pause(resp, reply.delay_s)  # the model "thinks" before its first audio
         for i in range(reply.chunks):
             if resp.cancel_reason:
                 break

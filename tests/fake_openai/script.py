@@ -69,6 +69,7 @@ class Say:
     frequency_hz: float = 440.0
     pace_s: float = 0.0
     hold: bool = False
+    delay_s: float = 0.0  # before the first delta: added time to first audio (latency tests)
 
 
 @dataclass(frozen=True)

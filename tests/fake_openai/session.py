@@ -381,6 +381,10 @@ class RealtimeSession:
             self._audio_sink.clear()
             await self.emit({"type": "output_audio_buffer.cleared", "response_id": resp.id})
         else:
+            # As the API does: `stopped` once the audio has actually played out, not when the
+            # response is done (it is generated faster than real time).
+            while self._audio_sink.queued and not self.closed:
+                await asyncio.sleep(0.02)
             await self.emit({"type": "output_audio_buffer.stopped", "response_id": resp.id})
 
     def _store_model_item(self, item: dict[str, Any]) -> str | None:

@@ -48,6 +48,11 @@ class ModelAudioTrack(MediaStreamTrack):
     def clear(self) -> None:
         self._queue.clear()
 
+    @property
+    def queued(self) -> int:
+        """Bytes not yet played out (`output_audio_buffer.stopped` waits for zero)."""
+        return len(self._queue)
+
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
