@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -16,9 +17,9 @@ from widget_api.rate_limit import LimitStore
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own; its keys are removed when the test ends."""
+@contextmanager
+def private_prefix() -> Iterator[str]:
+    """A key prefix of its own; its keys are removed at the end."""
     import redis
 
     prefix = f"widget-test-{uuid.uuid4().hex[:12]}"
@@ -27,11 +28,20 @@ def redis_prefix() -> Iterator[str]:
         client.ping()
     except redis.RedisError as exc:
         pytest.fail(f"Redis at {REDIS_URL} is not running (.ci/run starts it): {exc}")
-    yield prefix
-    keys = list(client.scan_iter(f"{prefix}:*", count=1000))
-    if keys:
-        client.delete(*keys)
-    client.close()
+    try:
+        yield prefix
+    finally:
+        keys = list(client.scan_iter(f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """This test's own key prefix."""
+    with private_prefix() as prefix:
+        yield prefix
 
 
 @pytest.fixture

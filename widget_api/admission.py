@@ -90,14 +90,14 @@ class VoiceMinutes:
         """Reserve up to `wanted` seconds of today's `budget`.
 
         Returns (granted seconds, seconds until the next UTC day); 0 granted when less than
-        MIN_VOICE_SECONDS is left. The INCRBY is atomic, so concurrent reservations see a
+        MIN_VOICE_SECONDS (or `wanted`, when that is shorter) is left. The INCRBY is atomic, so concurrent reservations see a
         strict order and their grants never add up to more than the budget.
         """
         now = self._clock()
         key, until_tomorrow = self._key(company_id, now), _DAY - now % _DAY
         total = self._store.add(key, wanted, 2 * _DAY)
         granted = min(wanted, budget - (total - wanted))
-        if granted < MIN_VOICE_SECONDS:
+        if granted < min(MIN_VOICE_SECONDS, wanted):
             self._store.add(key, -wanted, 2 * _DAY)
             return 0, until_tomorrow
         if granted < wanted:

@@ -95,3 +95,8 @@ def test_a_reservation_under_the_minimum_is_refused_and_given_back() -> None:
     minutes = VoiceMinutes(LimitStore())
     assert minutes.reserve("acme", 600, MIN_VOICE_SECONDS - 1)[0] == 0
     assert minutes.reserve("acme", 600, 600)[0] == 600  # the refused one reserved nothing
+
+
+def test_conversations_shorter_than_the_minimum_still_get_their_time() -> None:
+    minutes = VoiceMinutes(LimitStore())
+    assert minutes.reserve("acme", 5, 60_000)[0] == 5
