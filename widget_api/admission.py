@@ -64,6 +64,7 @@ class Admission:
     max_seconds: int
     reserved_seconds: int = 0
     _refund: Callable[[int], None] = field(default=_no_refund, repr=False)
+    day: int = -1  # the UTC day (days since the epoch) the voice seconds were reserved on
     _settled: bool = field(default=False, repr=False)
 
     def settle(self, used_seconds: float) -> None:
@@ -90,8 +91,9 @@ class VoiceMinutes:
         """Reserve up to `wanted` seconds of today's `budget`.
 
         Returns (granted seconds, seconds until the next UTC day); 0 granted when less than
-        MIN_VOICE_SECONDS (or `wanted`, when that is shorter) is left. The INCRBY is atomic, so concurrent reservations see a
-        strict order and their grants never add up to more than the budget.
+        MIN_VOICE_SECONDS (or `wanted`, when that is shorter) is left. The INCRBY is atomic,
+        so concurrent reservations see a strict order and their grants never add up to more
+        than the budget.
         """
         now = self._clock()
         key, until_tomorrow = self._key(company_id, now), _DAY - now % _DAY
@@ -104,10 +106,13 @@ class VoiceMinutes:
             self._store.add(key, granted - wanted, 2 * _DAY)
         return granted, until_tomorrow
 
-    def refunder(self, company_id: str) -> Callable[[int], None]:
+    def refunder(self, company_id: str, day: int | None = None) -> Callable[[int], None]:
         """Gives seconds back to the day they were reserved on (not to a later one)."""
-        key = self._key(company_id, self._clock())
+        key = self._key(company_id, self._clock() if day is None else day * _DAY)
         return lambda seconds: self._store.add(key, -seconds, 2 * _DAY) and None
+
+    def today(self) -> int:
+        return int(self._clock() // _DAY)
 
     @staticmethod
     def _key(company_id: str, now: float) -> str:
@@ -136,7 +141,43 @@ def admit(services: Services, company: CompanyConfig, client: str, *, voice: boo
         raise ApiError("limits_unavailable") from None
     if not granted:
         raise ApiError("voice_budget_spent", details=retry_after(until_tomorrow))
-    return Admission(granted, granted, minutes.refunder(company.id))
+    return Admission(granted, granted, minutes.refunder(company.id), day=minutes.today())
+
+
+# A WebRTC conversation's reservation outlives the request that made it: the call's server
+# side (the sideband agent, on whichever worker the widget reports the call to) settles it.
+_CLAIM = 10**9
+
+
+def hand_over_to_call(store: LimitStore, session_id: str, admission: Admission) -> None:
+    """Keep a minted conversation's reservation until its call ends (`settle_call`)."""
+    if admission.reserved_seconds <= 0:
+        return
+    try:
+        store.add(f"voice-call/{session_id}/seconds", admission.reserved_seconds, 2 * _DAY)
+        store.add(f"voice-call/{session_id}/day", admission.day + 1, 2 * _DAY)  # 0: none
+    except LimitsUnavailable:
+        log.warning("voice budget: a call's reservation was not kept; it stays spent")
+
+
+def settle_call(store: LimitStore, company_id: str, session_id: str, used_seconds: float) -> None:
+    """Give back what a WebRTC call did not use of its reservation; once, from any worker.
+
+    One INCRBY takes the whole reservation (a second settle of the same call finds nothing),
+    so no lock is needed across workers. Calls without a reservation (phone) are a no-op.
+    """
+    try:
+        seconds_key = f"voice-call/{session_id}/seconds"
+        claimed = store.add(seconds_key, -_CLAIM, 2 * _DAY) + _CLAIM
+        if claimed <= 0:
+            return
+        store.forget(seconds_key)  # a resumed conversation's next call starts from zero
+        day = store.add(f"voice-call/{session_id}/day", 0, 2 * _DAY) - 1
+        unused = claimed - math.ceil(max(used_seconds, 0.0))
+        if day >= 0 and unused > 0:
+            VoiceMinutes(store).refunder(company_id, day)(unused)
+    except LimitsUnavailable:
+        log.warning("voice budget: a call's unused seconds were not given back")
 
 
 class MeteredConversationLog:

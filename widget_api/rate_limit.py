@@ -83,6 +83,13 @@ class LimitStore:
         except StorageError as exc:
             raise LimitsUnavailable(type(exc.storage_error).__name__) from None
 
+    def forget(self, key: str) -> None:
+        """Delete a plain counter."""
+        try:
+            self.storage.clear(key)
+        except StorageError as exc:
+            raise LimitsUnavailable(type(exc.storage_error).__name__) from None
+
     def clear(self, item: RateLimitItem, *key: str) -> None:
         self._window.clear(item, *key)
 

@@ -10,7 +10,7 @@ import logging
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from widget_api.admission import admit
+from widget_api.admission import admit, hand_over_to_call
 from widget_api.continuity import history_instructions, issue_resume_token, resume
 from widget_api.errors import ApiError
 from widget_api.instructions import build_instructions
@@ -71,6 +71,7 @@ def start_realtime_session(
         admission.settle(0)  # nothing was minted: the voice minutes go back
         raise
     session_id = resumed.session_id if resumed else new_session_id()
+    hand_over_to_call(services.rate_limiter.store, session_id, admission)
     _record_start(services, company.id, session_id, voice[0], context)
     return {
         "client_secret": secret.value,

@@ -100,3 +100,22 @@ def test_a_reservation_under_the_minimum_is_refused_and_given_back() -> None:
 def test_conversations_shorter_than_the_minimum_still_get_their_time() -> None:
     minutes = VoiceMinutes(LimitStore())
     assert minutes.reserve("acme", 5, 60_000)[0] == 5
+
+
+@pytest.mark.parametrize("storage", ["memory", "redis"])
+def test_a_webrtc_call_gives_back_its_unused_minutes_once(
+    storage: str, request: pytest.FixtureRequest
+) -> None:
+    from widget_api.admission import hand_over_to_call, settle_call
+
+    store = request.getfixturevalue("redis_store") if storage == "redis" else LimitStore()
+    minutes = VoiceMinutes(store)
+    granted, _ = minutes.reserve("acme", 300, 300)
+    admission = Admission(granted, granted, minutes.refunder("acme"), day=minutes.today())
+    hand_over_to_call(store, "ws_call", admission)  # the session route, on one worker
+    assert minutes.reserve("acme", 300, 300)[0] == 0  # the day's budget is all reserved
+    settle_call(store, "acme", "ws_call", 99.5)  # the call's end, on any worker
+    settle_call(store, "acme", "ws_call", 0)  # a second report gives nothing more back
+    assert minutes.reserve("acme", 300, 300)[0] == 200
+    settle_call(store, "acme", "ws_phone", 10)  # no reservation (a phone call): nothing
+    assert minutes.reserve("acme", 300, 300)[0] == 0

@@ -11,11 +11,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from widget_api.admission import settle_call
 from widget_api.realtime.call_agent import CallAgent, CallHooks, Socket, TranscriptLine
 
 if TYPE_CHECKING:
@@ -149,11 +151,19 @@ class CallRegistry:
             outcome = services.tools.run(ctx, call_id, name, arguments)
             return outcome.output, outcome.ok
 
+        started = time.monotonic()
+
+        def finish(reason: str, summary: str | None) -> None:
+            # The session route reserved the call's voice minutes; give back what it left.
+            used = time.monotonic() - started
+            settle_call(services.rate_limiter.store, spec.company.id, spec.session_id, used)
+            record_end(services, spec.session_id, reason, summary)
+
         return CallHooks(
             connect=connect,
             run_tool=run_tool,
             record=lambda lines: record_lines(services, spec, lines),
-            finish=lambda reason, summary: record_end(services, spec.session_id, reason, summary),
+            finish=finish,
             hangup=hangup,
         )
 

@@ -65,6 +65,7 @@ def _authorized(services: Services, company_id: str, session_id: str) -> None:
 @bp.post("/api/realtime/calls/<company_id>")
 def join_call(company_id: str):  # type: ignore[no-untyped-def]
     """Open the sideband for the browser's call; from now on the server runs its tools."""
+    from widget_api.admission import max_conversation_seconds
     from widget_api.realtime.calls import CallSpec, registry_for
 
     services = get_services(current_app)
@@ -78,7 +79,7 @@ def join_call(company_id: str):  # type: ignore[no-untyped-def]
             company=company,
             session_id=body.session_id,
             channel="webrtc",
-            max_seconds=services.settings.relay_max_session_seconds,
+            max_seconds=max_conversation_seconds(company, services.settings),
         )
     )
     return _no_store(jsonify({"server_tools": True}), 202)
