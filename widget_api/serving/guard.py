@@ -83,6 +83,9 @@ def _plain_response(
     return ("\r\n".join(head) + "\r\n\r\n").encode() + body
 
 
+# How long a refused client may keep its connection open to read the answer.
+LINGER_SECONDS = 1.0
+
 TOO_MANY_CONNECTIONS = _plain_response(429, "Too Many Requests", "rate_limited", retry_after=1)
 HEADERS_TOO_SLOW = _plain_response(408, "Request Timeout", "request_timeout")
 HEADERS_TOO_LARGE = _plain_response(431, "Request Header Fields Too Large", "headers_too_large")
@@ -104,15 +107,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         if not self.guard.admit(transport):
             self._refused = True
-            transport.write(TOO_MANY_CONNECTIONS)
-            transport.close()
+            self._reject(TOO_MANY_CONNECTIONS)
             return
         self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_header_timer()
-        if not self._refused:
-            self.guard.release(self.transport)
+        self.guard.release(self.transport)  # no-op for a connection that was never admitted
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -147,9 +148,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._reject(HEADERS_TOO_SLOW)
 
     def _reject(self, response: bytes) -> None:
+        """Answer, then ignore the client until it hangs up (or LINGER_SECONDS pass).
+
+        Closing at once with unread request bytes makes the kernel send a reset, which can
+        destroy the answer before the client reads it.
+        """
+        self._refused = True
         if not self.transport.is_closing():
             self.transport.write(response)
-            self.transport.close()
+            self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
     def _cancel_header_timer(self) -> None:
         if self._header_timer is not None:
