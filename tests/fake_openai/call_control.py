@@ -64,7 +64,8 @@ class SipCall:
     async def close(self, *, closed_by: str = "server") -> None:
         if self.record.closed:
             return
-        self.status = "ended"
+        if self.status != "rejected":
+            self.status = "ended"
         self.state.recorder.update(self.record, closed=True, closed_by=closed_by)
         await self.session.shutdown()
 

@@ -200,6 +200,8 @@ class FakeOpenAI:
         self.clear_faults()
         self.script()
         self._state.recorder.clear()
+        with self._state.recorder.lock:
+            self._state.extras.get("call_actions", []).clear()
 
     # -- secrets --------------------------------------------------------------------------
 
