@@ -109,3 +109,36 @@ def test_unreachable_database_is_a_clear_error(
     assert (
         capsys.readouterr().err.strip() == "leads: error: database unavailable (OperationalError)"
     )
+
+
+def test_show_prints_the_record_with_evidence_and_transcript(
+    cli_db: Database, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from widget_api.crm.claims import log_lead_claims
+    from widget_api.crm.record import Line, append_lines, start_or_resume
+
+    start_or_resume(cli_db, company_id="acme", session_id="s9", transport="local-text")
+    append_lines(cli_db, "acme", "s9", [Line("user", "We are a team of 12 on Zendesk.")])
+    lead = log_lead_claims(cli_db, "acme", "s9",
+                           LeadFields(name="Cy", email="cy@x.example"), channel="text")  # fmt: skip
+    assert main(["show", str(lead.id)]) == 0
+    out = capsys.readouterr().out
+    assert "team of 12" in out and "We are a team of 12 on Zendesk." in out and "local-text" in out
+    assert main(["show", str(lead.id), "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["email"] == "cy@x.example" and data["conversations"][0]["transcript"]
+
+
+def test_export_person_forget_and_purge(
+    cli_db: Database, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "ann.json"
+    assert main(["export-person", "ann@initech.example", "--output", str(target)]) == 0
+    assert json.loads(target.read_text())["leads"][0]["name"] == "Ann [bold]Lee[/bold]"
+    assert main(["forget", "ANN@initech.example"]) == 0
+    assert "1 leads" in capsys.readouterr().out
+    assert main(["export-person", "ann@initech.example"]) == 0
+    assert json.loads(capsys.readouterr().out)["leads"] == []
+    assert main(["purge"]) == 2  # no retention configured and no --days
+    assert main(["purge", "--days", "30"]) == 0  # Bob is recent: kept
+    assert main(["show", "2", "--json"]) == 0

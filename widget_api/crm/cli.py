@@ -1,4 +1,5 @@
-"""`leads`: review the CRM from a terminal (list, show, export, set-status).
+"""`leads`: review the CRM from a terminal (list, show, export, set-status; privacy: forget,
+export-person, purge).
 
 Reads the database URL from the Settings (DATABASE_URL, or SQLite under WIDGET_DATA_DIR) and
 applies pending migrations first, so it works on a fresh install. Exit codes: 0 success,
@@ -81,7 +82,82 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("set-status", help="move a lead through the pipeline")
     status.add_argument("id", type=_lead_id)
     status.add_argument("status", choices=LEAD_STATUSES)
+    _add_privacy_commands(commands)
     return parser
+
+
+def _add_privacy_commands(commands: Any) -> None:
+    forget = commands.add_parser(
+        "forget", help="delete everything about one person: lead, conversations, transcripts"
+    )
+    forget.add_argument("email")
+    forget.add_argument("--company", help="only this company's records")
+    person = commands.add_parser("export-person", help="everything held about one person, JSON")
+    person.add_argument("email")
+    person.add_argument("--company", help="only this company's records")
+    person.add_argument("--output", type=Path, help="file to write (default: stdout)")
+    purge = commands.add_parser("purge", help="delete conversations and leads past retention")
+    purge.add_argument("--days", type=int, help="retention in days (default: WIDGET_RETENTION_DAYS)")
+    purge.add_argument("--company", help="only this company's records")
+
+
+def _show_record(db: Database, lead_id: int, as_json: bool, out: Console) -> None:
+    """The lead, its claims with the visitor's words, and each conversation's transcript."""
+    from widget_api.crm.record import lead_record
+
+    record = lead_record(db, get_lead(db, None, lead_id).company_id, lead_id)
+    if as_json:
+        data = record.as_json()
+        # The lead's fields stay at the top level (as before the record existed).
+        body = {**data.pop("lead"), **data}
+        sys.stdout.write(json.dumps(body, indent=2, ensure_ascii=False) + "\n")
+        return
+    table = Table(show_header=False)
+    for key, value in record.lead.model_dump().items():
+        quote = record.evidence.get(key)
+        table.add_row(Text(key), _plain(value if not quote else f"{value}  <- \"{quote}\""))
+    out.print(table)
+    for claim in (c for c in record.claims if c.conflict):
+        out.print(_plain(f"conflict: {claim.field} = {claim.value!r} from {claim.session_id}"
+                         f" ({claim.evidence or claim.source})"))  # fmt: skip
+    for conv in record.conversations:
+        out.print(_plain(
+            f"\nconversation {conv.session_id}: {conv.started_at:%Y-%m-%d %H:%M} UTC, "
+            f"{' -> '.join(conv.transports)}, {conv.turns} turn(s), outcome {conv.outcome}, "
+            f"page {conv.page_url or '-'}, referrer {conv.referrer or '-'}"
+        ))  # fmt: skip
+        if conv.summary:
+            out.print(_plain(f"summary: {conv.summary}"))
+        for line in conv.transcript:
+            who = line.tool_name if line.role == "tool" else line.role
+            out.print(_plain(f"  {line.created_at:%H:%M:%S} {who}: {line.text}"))
+
+
+def _run_privacy(args: argparse.Namespace, db: Database, out: Console) -> int:
+    from widget_api.crm import privacy
+
+    if args.command == "forget":
+        counts = privacy.forget_person(db, args.company, args.email)
+        out.print(_plain("deleted " + ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))))
+        return EXIT_OK if counts.get("leads") or any(counts.values()) else EXIT_FAILED
+    if args.command == "export-person":
+        body = json.dumps(privacy.export_person(db, args.company, args.email), indent=2,
+                          ensure_ascii=False) + "\n"  # fmt: skip
+        if args.output is None:
+            sys.stdout.write(body)
+        else:
+            args.output.write_text(body, encoding="utf-8")
+        return EXIT_OK
+    from widget_api.settings import Settings
+
+    days = args.days or Settings().retention_days
+    if not days or days < 1:
+        print("leads: error: give --days or set WIDGET_RETENTION_DAYS", file=sys.stderr)
+        return EXIT_USAGE
+    counts = privacy.purge_older_than(db, days, company_id=args.company)
+    out.print(_plain(f"purged (older than {days} days): "
+                     + ", ".join(f"{n} {t}" for t, n in sorted(counts.items()))))  # fmt: skip
+    return EXIT_OK
 
 
 def _plain(value: Any) -> Text:
@@ -112,6 +188,8 @@ def _filters(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace, db: Database, out: Console) -> int:
+    if args.command in ("forget", "export-person", "purge"):
+        return _run_privacy(args, db, out)
     if args.command == "list":
         leads = list_leads(db, **_filters(args), limit=args.limit)
         if args.json:
@@ -120,14 +198,7 @@ def _run(args: argparse.Namespace, db: Database, out: Console) -> int:
             out.print(_table(leads))
             out.print(f"{len(leads)} lead(s)")
     elif args.command == "show":
-        lead = get_lead(db, None, args.id)
-        if args.json:
-            sys.stdout.write(json.dumps(lead.model_dump(mode="json"), indent=2) + "\n")
-        else:
-            table = Table(show_header=False)
-            for key, value in lead.model_dump().items():
-                table.add_row(Text(key), _plain(value))
-            out.print(table)
+        _show_record(db, args.id, args.json, out)
     elif args.command == "export":
         leads = list_leads(db, **_filters(args), limit=None)
         body = leads_to_csv(leads) if args.format == "csv" else leads_to_json(leads) + "\n"
