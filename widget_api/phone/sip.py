@@ -88,11 +88,10 @@ def handle_incoming(services: Services, event: Any) -> SipOutcome:
         services.db, company_id=company.id, session_id=session_id, transport="sip",
         language=company.language,
     )  # fmt: skip
-    registry.start(
-        CallSpec(
-            call_id=call_id, company=company, session_id=session_id, channel="sip",
-            max_seconds=services.settings.relay_max_session_seconds, greet=True,
-            caller_number=number_from_sip(sip_header(headers, "From")),
-        )  # fmt: skip
-    )
+    spec = CallSpec(
+        call_id=call_id, company=company, session_id=session_id, channel="sip",
+        max_seconds=services.settings.relay_max_session_seconds, greet=True,
+        caller_number=number_from_sip(sip_header(headers, "From")),
+    )  # fmt: skip
+    registry.start(spec)
     return SipOutcome("accepted", session_id)

@@ -83,6 +83,8 @@ class TwilioBridge:
 
     def from_twilio(self, text: str) -> None:
         """One Twilio message (`connected`, `start`, `media`, `mark`, `dtmf`, `stop`)."""
+        if self._fast_media(text):
+            return
         try:
             message = json.loads(text)
         except ValueError:
@@ -100,6 +102,31 @@ class TwilioBridge:
                 self._on_start(start)
         elif kind == "stop":
             self.stopped = True
+
+    def _fast_media(self, text: str) -> bool:
+        """Twilio's media frames (50 a second per call), read without a JSON parse.
+
+        Twilio writes them in one fixed shape; anything else (or anything odd in the fields
+        read here) returns False and takes the general path.
+        """
+        if not text.startswith('{"event":"media"'):
+            return False
+        track = text.find('"track":"')
+        if track >= 0 and not text.startswith("inbound", track + 9):
+            return False
+        stamp = text.find('"timestamp":"')
+        start = text.find('"payload":"')
+        if stamp < 0 or start < 0:
+            return False
+        end = text.find('"', start + 11)
+        stamp_end = text.find('"', stamp + 13)
+        payload, timestamp = text[start + 11 : end], text[stamp + 13 : stamp_end]
+        if end < 0 or not timestamp.isdigit() or not _BASE64.fullmatch(payload):
+            return False
+        self.stats.media_in += 1
+        self._arrivals.append((int(timestamp), self._clock()))
+        self._to_openai('{"type":"input_audio_buffer.append","audio":"' + payload + '"}')
+        return True
 
     def _media(self, message: dict[str, Any]) -> None:
         media = message.get("media") or {}
@@ -128,6 +155,8 @@ class TwilioBridge:
 
     def from_openai(self, text: str) -> None:
         """One Realtime server event."""
+        if self._fast_delta(text):
+            return
         try:
             event = json.loads(text)
         except ValueError:
@@ -143,6 +172,21 @@ class TwilioBridge:
             self._speech_stopped(event)
         elif self._on_event is not None:
             self._on_event(text)
+
+    def _fast_delta(self, text: str) -> bool:
+        """Audio deltas (most of the traffic), read without a JSON parse when plainly shaped."""
+        if '"response.output_audio.delta"' not in text[:64]:
+            return False
+        start = text.find('"delta":"')
+        item = text.find('"item_id":"')
+        if start < 0 or item < 0:
+            return False
+        end = text.find('"', start + 9)
+        item_end = text.find('"', item + 11)
+        if end < 0 or item_end < 0:
+            return False
+        self._audio_out({"delta": text[start + 9 : end], "item_id": text[item + 11 : item_end]})
+        return True
 
     def _audio_out(self, event: dict[str, Any]) -> None:
         delta, item_id = event.get("delta"), str(event.get("item_id") or "")
