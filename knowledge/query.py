@@ -2,8 +2,9 @@
 
 A visitor (or the model) may paste a paragraph. The embedding model reads only its first 256
 word pieces and BM25 drowns in filler words, so a long query is cut to a short one: the last
-question sentence it asks, then the rarer-looking terms of the rest (numbers, names, long
-words) in their original order, without stop words or repeats.
+question sentence it asks, alone when it names its topic, else with a few of the rarer-looking
+terms of the rest (numbers, names, long words) in their original order, without stop words or
+repeats; with no question, those terms up to the length limit.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from __future__ import annotations
 import re
 
 MAX_QUERY_CHARS = 300
+# With a question found, only a few context terms join it, and none when the question names
+# its topic itself: every extra topic dilutes the query's embedding more than it helps BM25.
+MAX_CONTEXT_TERMS = 6
+SELF_CONTAINED_TERMS = 4
 _QUESTION = re.compile(r"[^.!?\n]*\?")
 _WORD = re.compile(r"[\w$€£%][\w.$€£%'+-]*", re.UNICODE)
 STOP_WORDS = frozenset(
@@ -55,8 +60,14 @@ def shorten_query(query: str, max_chars: int = MAX_QUERY_CHARS) -> str:
         candidates.append((position, word.strip(".'-")))
     ranked = sorted(candidates, key=lambda c: (-_score(c[1]), c[0]))
     budget = max_chars - len(head) - 1
+    own_terms = sum(1 for w in _WORD.findall(head) if w.lower() not in STOP_WORDS)
+    limit = (
+        len(ranked) if not head else 0 if own_terms >= SELF_CONTAINED_TERMS else MAX_CONTEXT_TERMS
+    )
     chosen: list[tuple[int, str]] = []
     for position, word in ranked:
+        if len(chosen) >= limit:
+            break
         if len(word) + 1 > budget:
             continue
         chosen.append((position, word))

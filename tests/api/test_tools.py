@@ -15,7 +15,7 @@ from knowledge import KnowledgeBase, KnowledgeConfig
 from widget_api.companies import CompanyConfig, MeetingConfig
 from widget_api.crm.models import Lead
 from widget_api.services import Services
-from widget_api.tools.registry import ToolContext, ToolOutcome, ToolRunner
+from widget_api.tools.registry import Outcome, ToolContext, ToolRunner
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def ctx(acme: CompanyConfig) -> ToolContext:
 
 def call(
     services: Services, ctx: ToolContext, name: str, args: Any, call_id: str | None = None
-) -> ToolOutcome:
+) -> Outcome:
     arguments = args if isinstance(args, str) else json.dumps(args)
     return services.tools.run(ctx, call_id or uuid.uuid4().hex, name, arguments)
 
@@ -66,6 +66,22 @@ def test_search_knowledge_finds_the_passage(
     assert 1 <= len(passages) <= 4
     assert any(p["source"].endswith(source) and fact in p["section"] + p["text"] for p in passages)
     assert set(passages[0]) == {"title", "source", "url", "section", "text", "score"}
+
+
+def test_search_knowledge_shortens_a_long_query_instead_of_refusing_it(
+    base_services: Services, ctx: ToolContext
+) -> None:
+    """The model sometimes passes the visitor's whole message; that is searched, not refused."""
+    query = (
+        "Hi, we are a 40 person support team at a fintech company in Berlin. We use Zendesk for"
+        " email and Intercom for chat, our agents keep switching tools and lose context, and our"
+        " CFO keeps asking about invoices and how we would pay. We pay suppliers from our German"
+        " bank account. Can we pay the annual Growth plan by bank transfer?"
+    )
+    assert len(query) > 300
+    outcome = call(base_services, ctx, "search_knowledge", {"query": query, "top_k": 4})
+    assert outcome.ok, outcome.output
+    assert any("bank transfer" in p["text"] for p in outcome.result["passages"])
 
 
 @pytest.fixture
@@ -325,9 +341,25 @@ def test_retried_call_id_replays_the_first_output_and_writes_once(
     email = f"retry-{uuid.uuid4().hex[:8]}@example.com"
     args = {"name": "Rae", "email": email, "interest": "Starter"}
     first = call(base_services, ctx, "log_lead", args, call_id="call_same")
-    again = call(base_services, ctx, "log_lead", {**args, "name": "Changed"}, call_id="call_same")
+    again = call(base_services, ctx, "log_lead", args, call_id="call_same")
     assert (first.replayed, again.replayed) == (False, True)
     assert again.output == first.output
+    assert lead_count(base_services, email) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "changed"),
+    [("log_lead", {"name": "Changed"}), ("create_meeting_link", {})],
+)
+def test_a_call_id_reused_for_another_call_is_a_tool_error_in_a_conversation(
+    base_services: Services, ctx: ToolContext, name: str, changed: dict[str, Any]
+) -> None:
+    email = f"reuse-{uuid.uuid4().hex[:8]}@example.com"
+    args = {"name": "Rae", "email": email, "interest": "Starter"}
+    first = call(base_services, ctx, "log_lead", args, call_id="call_reused")
+    other = {**args, **changed} if name == "log_lead" else {"name": "Rae"}
+    again = call(base_services, ctx, name, other, call_id="call_reused")
+    assert (first.ok, again.ok, again.error_code) == (True, False, "tool_call_conflict")
     assert lead_count(base_services, email) == 1
 
 
