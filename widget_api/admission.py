@@ -206,6 +206,9 @@ class MeteredConversationLog:
     def turn(self) -> None:
         self._inner.turn()
 
+    def first_audio(self, millis: float) -> None:
+        self._inner.first_audio(millis)
+
     def ended(self) -> None:
         since = self._relayed_since
         self._admission.settle(0.0 if since is None else self._clock() - since)

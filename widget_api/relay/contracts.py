@@ -36,6 +36,7 @@ class ConversationLog(Protocol):
     def started(self, transport: str) -> None: ...
     def turn(self) -> None: ...
     def ended(self) -> None: ...
+    def first_audio(self, millis: float) -> None: ...  # one turn's time to first audio
 
 
 class NullConversationLog:
@@ -48,6 +49,9 @@ class NullConversationLog:
         return None
 
     def ended(self) -> None:
+        return None
+
+    def first_audio(self, millis: float) -> None:
         return None
 
 
@@ -71,6 +75,9 @@ class SafeConversationLog:
 
     def ended(self) -> None:
         self._call(self._inner.ended)
+
+    def first_audio(self, millis: float) -> None:
+        self._call(lambda: self._inner.first_audio(millis))
 
 
 class Recorder(Protocol):

@@ -51,6 +51,12 @@ class CrmConversationLog:
     def ended(self) -> None:
         end_conversation(self._db, self._session_id)
 
+    def first_audio(self, millis: float) -> None:
+        from widget_api.crm.latency import record_turn_latency
+
+        record_turn_latency(self._db, company_id=self._company_id, session_id=self._session_id,
+                            channel="relay", first_audio_ms=millis)  # fmt: skip
+
 
 class CrmRecorder:
     """The transcript and record of one conversation, buffered per turn (see crm.record).

@@ -84,6 +84,7 @@ class RelaySession:
         self._offload = offload
         self._clock = clock
         self._playback = PlaybackTracker(clock)
+        self._speech_stopped_at: float | None = None  # time to first audio, per turn
         self._loop = asyncio.get_running_loop()
         self.done: asyncio.Future[str] = self._loop.create_future()
         self._response_active = False
@@ -91,6 +92,7 @@ class RelaySession:
         self._started_at = self._last_activity = clock()
         self._upstream_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "input_audio_buffer.speech_started": self._on_speech_started,
+            "input_audio_buffer.speech_stopped": self._on_speech_stopped,
             "response.created": self._on_response_created,
             "response.output_item.done": self._on_output_item_done,
             "response.done": self._on_response_done,
@@ -217,6 +219,8 @@ class RelaySession:
             item_id, millis = frames.audio_delta_info(frame)
             self._playback.on_audio_sent(item_id, millis)
             self._page.send(frame)
+            if self._speech_stopped_at is not None:
+                self._first_audio()
             return
         event = frames.parse(frame)
         if event is None:
@@ -238,6 +242,16 @@ class RelaySession:
             item_id, audio_end_ms = position
             self._send_upstream({"type": "conversation.item.truncate", "item_id": item_id,
                                  "content_index": 0, "audio_end_ms": audio_end_ms})  # fmt: skip
+
+    def _on_speech_stopped(self, event: dict[str, Any]) -> None:
+        self._speech_stopped_at = self._clock()
+
+    def _first_audio(self) -> None:
+        """The turn's first answer audio left for the page: store speech_stopped → now."""
+        assert self._speech_stopped_at is not None
+        millis = (self._clock() - self._speech_stopped_at) * 1000
+        self._speech_stopped_at = None
+        self._offload(lambda: self._conversation.first_audio(millis), _ignore)
 
     def _on_response_created(self, event: dict[str, Any]) -> None:
         self._last_activity = self._clock()
