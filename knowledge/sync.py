@@ -237,10 +237,10 @@ class Syncer:
                 errors[key] = exc
         if len(errors) == len(by_doc):
             raise first
-        for key, exc in errors.items():
+        for key, error in errors.items():
             failed.add(key)
             plan = by_doc[key][0][0].plan
-            plan.status, plan.error = "failed", f"{plan.source}: cannot embed ({exc})"
+            plan.status, plan.error = "failed", f"{plan.source}: cannot embed ({error})"
             plan.chunks_added = plan.chunks_removed = plan.chunks_kept = 0
         return np.concatenate(rows)
 

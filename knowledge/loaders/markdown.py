@@ -203,7 +203,8 @@ def _parser() -> Any:
 
     md = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
     md.disable("code")  # MDX has no indented code; MkDocs bodies are indented
-    md.validateLink = lambda url: True  # keep javascript:/data: links as link text
+    # Keep javascript:/data: links as their link text instead of literal Markdown.
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
     front_matter_plugin(md)
     admon_plugin(md)
     container_plugin(md, "admonition", validate=lambda params, *a: bool(_CONTAINER.match(params)))
