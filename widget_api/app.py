@@ -9,7 +9,7 @@ from flask import Flask, jsonify
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from widget_api.errors import ApiError
+from widget_api.errors import ApiError, DomainError
 from widget_api.services import EXTENSION_KEY, Services, build_services
 from widget_api.settings import Settings
 
@@ -80,8 +80,8 @@ def create_app(
 
 
 def _register_error_handlers(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def _api_error(err: ApiError):  # type: ignore[no-untyped-def]
+    @app.errorhandler(DomainError)  # ApiError included: it is a DomainError
+    def _api_error(err: DomainError):  # type: ignore[no-untyped-def]
         response = jsonify(err.to_dict())
         retry_after = next(
             (d["retry_after"] for d in err.details if isinstance(d, dict) and "retry_after" in d),

@@ -1,7 +1,8 @@
 """One catalogue of stable error codes, shared by JSON responses, WebSocket error frames and
 tool outputs: `{"error": {"code": ..., "message": ..., "details": [...]}}`.
 
-Code raises `ApiError(code, ...)`; the handlers registered once in `create_app` serialize it.
+Domain code raises `DomainError(code)`, HTTP adapters `ApiError(code, ...)`; the handler
+registered once in `create_app` serializes both.
 Routes never catch exceptions themselves. Add a code here before using it anywhere.
 """
 
@@ -57,8 +58,13 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "lead_not_found": ErrorSpec(404, "No lead with that id."),
     "lead_fields_missing": ErrorSpec(422, "Required lead details are missing."),
     "lead_update_limit": ErrorSpec(429, "This conversation has updated its lead too often."),
-    "lead_status_invalid": ErrorSpec(422, "Status must be new, contacted, qualified or disqualified."),
+    "lead_status_invalid": ErrorSpec(
+        422, "Status must be new, contacted, qualified or disqualified."
+    ),
     "tool_call_in_progress": ErrorSpec(409, "This tool call is still running; retry shortly."),
+    "tool_call_conflict": ErrorSpec(
+        409, "This call id was already used for another tool or other arguments."
+    ),
     "no_clip_found": ErrorSpec(404, "No demo clip fits that topic."),
     # calls and phone
     "browser_tools_disabled": ErrorSpec(403, "Tools run on the server for this company."),
@@ -77,8 +83,33 @@ CATALOGUE: dict[str, ErrorSpec] = {
 }
 
 
-class ApiError(Exception):
-    """An error with a stable code from CATALOGUE; serialized the same everywhere."""
+class DomainError(Exception):
+    """A failure with a stable code from CATALOGUE, raised below the HTTP layer.
+
+    The CRM, the tools and the relay raise this; they never choose an HTTP status or wording.
+    The handler registered in `create_app` answers it like an ApiError (the catalogue's
+    status and message), and WebSocket error frames are built from the same catalogue.
+    """
+
+    def __init__(self, code: str, *, details: list[Any] | None = None) -> None:
+        if code not in CATALOGUE:
+            raise KeyError(f"error code {code!r} is not in the catalogue")
+        spec = CATALOGUE[code]
+        self.code = code
+        self.message = spec.message
+        self.details = details or []
+        self.status = spec.status
+        super().__init__(f"{code}: {self.message}")
+
+    def to_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return {"error": body}
+
+
+class ApiError(DomainError):
+    """A DomainError raised by the HTTP layer, which may override the message or status."""
 
     def __init__(
         self,
@@ -88,17 +119,7 @@ class ApiError(Exception):
         details: list[Any] | None = None,
         status: int | None = None,
     ) -> None:
-        if code not in CATALOGUE:
-            raise KeyError(f"error code {code!r} is not in the catalogue")
-        spec = CATALOGUE[code]
-        self.code = code
-        self.message = message or spec.message
-        self.details = details or []
-        self.status = status or spec.status
-        super().__init__(f"{code}: {self.message}")
-
-    def to_dict(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details:
-            body["details"] = self.details
-        return {"error": body}
+        super().__init__(code, details=details)
+        self.message = message or self.message
+        self.status = status or self.status
+        self.args = (f"{code}: {self.message}",)

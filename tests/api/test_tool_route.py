@@ -67,6 +67,24 @@ def test_tool_errors_are_outputs_not_http_errors(
     assert json.loads(response.json["output"])["error"]["code"] == "lead_email_invalid"
 
 
+@pytest.mark.parametrize(
+    "second",
+    [
+        body("get_demo_clip", {"topic": "pricing"}, call_id="call_reused"),
+        body("create_meeting_link", {"name": "Ida"}, call_id="call_reused"),
+    ],
+)
+def test_a_call_id_reused_for_another_call_is_409(
+    client: FlaskClient, tool_token: Callable[..., str], second: dict[str, Any]
+) -> None:
+    session_id = "ws_" + uuid.uuid4().hex
+    token = tool_token(session_id=session_id)
+    first = post(client, body(call_id="call_reused", session_id=session_id), token)
+    again = post(client, {**second, "session_id": session_id}, token)
+    assert (first.status_code, again.status_code) == (200, 409)
+    assert again.json["error"]["code"] == "tool_call_conflict"
+
+
 def test_retried_call_id_returns_first_output_and_one_lead(
     app: Flask, client: FlaskClient, tool_token: Callable[..., str]
 ) -> None:

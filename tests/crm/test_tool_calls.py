@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from widget_api.crm.db import Database
 from widget_api.crm.models import ToolCall, utcnow
 from widget_api.crm.tool_calls import run_once
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 
 class Counter:
@@ -89,7 +89,7 @@ def test_a_duplicate_waits_for_the_running_call_and_gets_its_output(db: Database
 
 def test_a_duplicate_gives_up_after_the_wait_bound(db: Database) -> None:
     _claim_pending(db, age_seconds=0)
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         _run(db, Counter(), wait_timeout=0.2)
     assert caught.value.code == "tool_call_in_progress"
 
@@ -98,7 +98,8 @@ def _claim_pending(db: Database, *, age_seconds: float) -> None:
     """A pending claim as left by an executor that crashed `age_seconds` ago."""
     with db.session() as session:
         session.add(ToolCall(company_id="acme", session_id="sess-1", call_id="call-1",
-                             name="log_lead", arguments="{}", state="pending", attempt=1,
+                             name="log_lead", arguments='{"email": "a@example.com"}',
+                             state="pending", attempt=1,
                              claimed_at=utcnow() - timedelta(seconds=age_seconds)))  # fmt: skip
 
 
@@ -139,3 +140,29 @@ def test_an_executor_that_raises_releases_its_claim(db: Database) -> None:
         _run(db, boom)
     assert _rows(db) == []
     assert _run(db, Counter('{"second": true}')) == ('{"second": true}', False)
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("create_meeting_link", '{"email": "a@example.com"}'),
+        ("log_lead", '{"email": "b@x.example"}'),
+    ],
+)
+def test_a_call_id_reused_for_another_call_is_a_conflict(
+    db: Database, name: str, arguments: str
+) -> None:
+    _run(db, Counter('{"first": true}'))
+    second = Counter()
+    with pytest.raises(DomainError) as caught:
+        run_once(db, company_id="acme", session_id="sess-1", call_id="call-1", name=name,
+                 arguments=arguments, execute=second)  # fmt: skip
+    assert caught.value.code == "tool_call_conflict" and second.calls == 0
+
+
+def test_the_same_arguments_serialized_differently_still_replay(db: Database) -> None:
+    _run(db, Counter('{"first": true}'))
+    output = run_once(db, company_id="acme", session_id="sess-1", call_id="call-1",
+                      name="log_lead", arguments='{ "email":"a@example.com" }',
+                      execute=Counter())  # fmt: skip
+    assert output == ('{"first": true}', True)

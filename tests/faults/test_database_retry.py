@@ -14,7 +14,7 @@ from contextlib import contextmanager
 
 import psycopg
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import Connection, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -114,6 +114,21 @@ def test_a_claim_whose_commit_acknowledgement_was_lost_is_recognised_as_ours(
             )
 
     monkeypatch.setattr(db, "session", lossy_session)
+    if db.dialect == "postgresql":  # bookkeeping statements run on autocommit connections
+        real_connection = db.autocommit_connection
+
+        @contextmanager
+        def lossy_connection() -> Iterator[Connection]:
+            with real_connection() as conn:
+                yield conn
+            if not lost["done"]:  # the statement committed, but the answer never arrived
+                lost["done"] = True
+                raise OperationalError(
+                    "INSERT", {}, Exception("server closed the connection"),
+                    connection_invalidated=True,
+                )  # fmt: skip
+
+        monkeypatch.setattr(db, "autocommit_connection", lossy_connection)
     runs = 0
 
     def execute() -> tuple[str, bool, str | None]:
@@ -132,4 +147,4 @@ def test_a_claim_whose_commit_acknowledgement_was_lost_is_recognised_as_ours(
             select(func.count()).select_from(ToolCall).where(ToolCall.session_id == session_id)
         )
         state = session.scalar(select(ToolCall.state).where(ToolCall.session_id == session_id))
-    assert (rows, state) == (1, "done")
+    assert (rows, state, lost["done"]) == (1, "done", True)

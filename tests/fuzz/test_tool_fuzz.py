@@ -25,7 +25,7 @@ from widget_api.errors import CATALOGUE
 from widget_api.services import Services
 from widget_api.tokens import issue_tool_token
 from widget_api.tools.base import ToolContext
-from widget_api.tools.registry import ToolOutcome
+from widget_api.tools.registry import Outcome
 
 EXAMPLES = int(os.environ.get("TOOL_FUZZ_EXAMPLES", "40"))  # 300 in the full run
 FUZZ_SETTINGS = settings(
@@ -44,7 +44,7 @@ HIDDEN_NUL = (
 DEEP_NESTING = ("malformed", "search_knowledge", '{"a":' * 3000)
 
 
-def assert_tool_answer(kind: str, arguments: str, outcome: ToolOutcome) -> dict[str, Any]:
+def assert_tool_answer(kind: str, arguments: str, outcome: Outcome) -> dict[str, Any]:
     outcome.output.encode("utf-8")  # sendable to the browser / data channel as is
     result = json.loads(outcome.output)
     assert isinstance(result, dict)
@@ -125,11 +125,7 @@ def test_tool_endpoint_answers_every_call_with_a_json_tool_result(fuzz_stack: Se
         assert response.status_code < 500, response.get_data(as_text=True)[:300]
         payload = response.get_json()
         if response.status_code == 200:
-            outcome = ToolOutcome(name, payload["output"], {}, "error" not in
-                                  json.loads(payload["output"]), None)  # fmt: skip
-            result = json.loads(payload["output"])
-            code = result.get("error", {}).get("code") if isinstance(result, dict) else None
-            outcome = ToolOutcome(name, payload["output"], result, code is None, code)
+            outcome = Outcome.replay(name, payload["output"])
             assert_tool_answer(kind, arguments, outcome)
         else:  # the request itself was refused (e.g. name or arguments over the size limits)
             assert payload["error"]["code"] in CATALOGUE

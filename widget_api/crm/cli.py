@@ -26,7 +26,7 @@ from widget_api.crm.db import Database
 from widget_api.crm.export import leads_to_csv, leads_to_json
 from widget_api.crm.leads import SORT_KEYS, LeadView, get_lead, list_leads, set_status
 from widget_api.crm.models import LEAD_STATUSES
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         db.upgrade()
         return _run(args, db, Console(soft_wrap=False))
-    except ApiError as err:
+    except DomainError as err:
         print(f"leads: error: {err.message}", file=sys.stderr)
         return EXIT_FAILED if err.status == 404 else EXIT_USAGE
     except SQLAlchemyError as exc:

@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,6 +60,9 @@ class Database:
         # Reads on SQLite take a deferred (shared) transaction instead of the write lock.
         self._read_engine = self.engine.execution_options(sqlite_begin="DEFERRED")
         self._read_sessions = sessionmaker(self._read_engine, expire_on_commit=False)
+        self._autocommit_engine = (
+            _make_autocommit_engine(url) if self.dialect == "postgresql" else None
+        )
 
     @property
     def dialect(self) -> str:
@@ -90,13 +93,46 @@ class Database:
         after a server crash is harmless may use it: a lost tool-call claim just lets a retry
         run the (idempotent) tool again. Leads are always written durably.
         """
+
+        def attempt() -> T:
+            with self.session(readonly=readonly) as session:
+                if not durable and self.dialect == "postgresql":
+                    session.execute(_ASYNC_COMMIT)
+                return work(session)
+
+        return self._retrying(attempt)
+
+    def run_statement(self, work: Callable[[Connection], T]) -> T:
+        """`work(connection)` issuing ONE statement that commits on its own, retried like `run`.
+
+        For bookkeeping on the hot path (tool-call claims and outcomes): on PostgreSQL the
+        statement runs on an autocommit connection with `synchronous_commit = off`, so it costs
+        a single round trip (no BEGIN, no SET, no COMMIT) and no WAL flush wait. The same
+        durability rule as `run(durable=False)` applies: losing it after a crash is harmless.
+        On SQLite it is an ordinary unit of work (the write gate still orders writers).
+        """
+
+        def attempt() -> T:
+            if self._autocommit_engine is None:
+                with self.session() as session:
+                    return work(session.connection())
+            with self.autocommit_connection() as conn:
+                return work(conn)
+
+        return self._retrying(attempt)
+
+    @contextmanager
+    def autocommit_connection(self) -> Iterator[Connection]:
+        """A PostgreSQL connection where each statement is its own lazily-committed transaction."""
+        assert self._autocommit_engine is not None, "autocommit connections are PostgreSQL-only"
+        with self._autocommit_engine.connect() as conn:
+            yield conn
+
+    def _retrying(self, attempt_once: Callable[[], T]) -> T:
         delay = RETRY_FIRST_DELAY
         for attempt in range(1, RETRY_ATTEMPTS + 1):
             try:
-                with self.session(readonly=readonly) as session:
-                    if not durable and self.dialect == "postgresql":
-                        session.execute(_ASYNC_COMMIT)
-                    return work(session)
+                return attempt_once()
             except (OperationalError, InterfaceError) as exc:
                 if attempt == RETRY_ATTEMPTS or not self._transient(exc):
                     raise
@@ -133,6 +169,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._autocommit_engine is not None:
+            self._autocommit_engine.dispose()
 
 
 def alembic_config(connection: Any | None = None) -> Any:
@@ -151,6 +189,26 @@ def _capacity(engine: Engine) -> int:
     if isinstance(pool, StaticPool):
         return 1
     return int(pool.size()) + max(0, int(getattr(pool, "_max_overflow", 0)))  # type: ignore[attr-defined]
+
+
+def _make_autocommit_engine(url: str) -> Engine:
+    # A small pool of its own: these connections carry session-level settings (autocommit,
+    # synchronous_commit off) that must never leak into durable units of work such as leads.
+    engine = create_engine(
+        url, pool_size=4, max_overflow=8, pool_timeout=30, pool_recycle=1800,
+        isolation_level="AUTOCOMMIT",
+    )  # fmt: skip
+
+    @event.listens_for(engine, "connect")
+    def _lazy_commits(dbapi_conn: Any, _record: Any) -> None:
+        # A session setting, not connect_args' `options`: the URL may carry its own options
+        # (a search_path), which connect_args would replace.
+        cursor = dbapi_conn.cursor()
+        cursor.execute("SET synchronous_commit TO OFF")
+        cursor.close()
+        dbapi_conn.commit()
+
+    return engine
 
 
 def _make_engine(url: str, *, pool_size: int, max_overflow: int) -> Engine:

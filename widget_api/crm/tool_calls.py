@@ -1,27 +1,33 @@
 """Idempotent tool execution: one run per (session_id, call_id), however often it is sent.
 
 The Realtime model, the browser and the relay may all retry a function call. The first request
-claims the call with an INSERT that hits the unique constraint; the tool then runs with no
-transaction open (tools do network I/O); the outcome is stored. A retry replays the stored
-output; a concurrent duplicate waits for the first to finish. A claim whose executor died is
-taken over once it is older than `stale_after` seconds, so nothing blocks forever.
+claims the call (`claim`: an INSERT that meets the unique constraint, answered together with the
+row it met); the tool then runs with no transaction open (tools do network I/O); `store` keeps
+the outcome. A retry replays the stored output; a concurrent duplicate waits for the first to
+finish. A claim whose executor died is taken over once it is older than `stale_after` seconds,
+so nothing blocks forever. The same call id sent with another tool name or other arguments is
+a conflict, never a silent replay of a different call's answer.
+
+On PostgreSQL a claim and a stored outcome are one statement each on an autocommit connection
+(`Database.run_statement`): two round trips of bookkeeping per call.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, delete, exists, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from widget_api.crm.db import Database
 from widget_api.crm.models import ToolCall, utcnow
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +35,138 @@ Executor = Callable[[], tuple[str, bool, str | None]]  # (output JSON, ok, error
 
 
 @dataclass(frozen=True)
-class _Claim:
+class CallKey:
+    """Which call this is: the idempotency key plus what the call asked for."""
+
+    company_id: str
+    session_id: str
+    call_id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """This process owns the call and must `store` (or `release`) it."""
+
     row_id: int
     attempt: int
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The call already ran: its stored output is the answer."""
+
+    output: str
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    name: str
+    arguments: str
+    state: str
+    output: str | None
+    attempt: int
+    claimed_at: datetime
+
+
+_COLUMNS = (
+    ToolCall.id,
+    ToolCall.name,
+    ToolCall.arguments,
+    ToolCall.state,
+    ToolCall.output,
+    ToolCall.attempt,
+    ToolCall.claimed_at,
+)
+
+
+def claim(
+    db: Database,
+    key: CallKey,
+    *,
+    stale_after: float = 30.0,
+    wait_timeout: float = 20.0,
+    poll_interval: float = 0.02,
+) -> Claim | Stored:
+    """Claim the call, or return its stored output; waits while a duplicate is running.
+
+    Raises DomainError `tool_call_conflict` when the call id was used for another tool or other
+    arguments, and `tool_call_in_progress` when a duplicate still runs after `wait_timeout`.
+    """
+    now = utcnow()
+    ours, row = _insert_or_find(db, key, now)
+    deadline = time.monotonic() + wait_timeout
+    delay = poll_interval
+    while not ours:
+        if row is not None:
+            _check_same_call(row, key)
+            if row.state == "done":
+                return Stored(row.output or "")
+            if row.claimed_at <= utcnow() - timedelta(seconds=stale_after):
+                taken = _take_over(db, row.id, row.attempt)
+                if taken is not None:
+                    log.warning("re-running stale tool call %s (%s)", key.call_id, key.name)
+                    return taken
+        if time.monotonic() >= deadline:
+            raise DomainError("tool_call_in_progress")
+        time.sleep(delay)
+        delay = min(delay * 1.5, 0.25)
+        row = _load(db, key.session_id, key.call_id)
+    assert row is not None
+    return Claim(row.id, row.attempt)
+
+
+def store(
+    db: Database,
+    claimed: Claim,
+    key: CallKey,
+    *,
+    output: str,
+    ok: bool,
+    error_code: str | None,
+    latency_ms: float,
+) -> str:
+    """Keep the outcome; returns the call's answer (another executor's, if ours went stale)."""
+    stmt = (
+        update(ToolCall)
+        .where(
+            ToolCall.id == claimed.row_id,
+            ToolCall.attempt == claimed.attempt,
+            ToolCall.state == "pending",
+        )
+        .values(
+            output=output,
+            ok=ok,
+            error_code=error_code,
+            latency_ms=latency_ms,
+            state="done",
+            completed_at=utcnow(),
+        )
+    )
+    # Repeating this update is safe: after a lost acknowledgement it matches nothing and the
+    # stored row (ours) is read back below.
+    stored = db.run_statement(lambda conn: conn.execute(stmt).rowcount == 1)
+    if stored:
+        return output
+    # Our claim went stale and another executor took over and finished: its answer is the one
+    # every other retry will see, so return that one too.
+    row = _load(db, key.session_id, key.call_id)
+    return row.output if row is not None and row.output is not None else output
+
+
+def release(db: Database, claimed: Claim) -> None:
+    """Drop our pending claim (the tool raised or a dependency is down) so a retry runs it."""
+    stmt = delete(ToolCall).where(
+        ToolCall.id == claimed.row_id,
+        ToolCall.attempt == claimed.attempt,
+        ToolCall.state == "pending",
+    )
+    try:
+        db.run_statement(lambda conn: conn.execute(stmt))
+    except Exception:  # the original error matters more; the claim goes stale instead
+        log.exception("could not release tool call claim %s", claimed.row_id)
 
 
 def run_once(
@@ -49,129 +184,99 @@ def run_once(
 ) -> tuple[str, bool]:
     """Run `execute` once for this call and return `(output, replayed)`.
 
-    Raises ApiError("tool_call_in_progress") when a duplicate is still running after
-    `wait_timeout` seconds (the caller may retry later).
+    The composition of `claim`, `store` and `release` for callers with a plain executor
+    (benchmarks, tests); if `execute` raises, the claim is released and the error re-raised.
     """
-    claim = _claim(db, company_id, session_id, call_id, name, arguments)
-    deadline = time.monotonic() + wait_timeout
-    delay = poll_interval
-    while claim is None:
-        row = _load(db, session_id, call_id)
-        if row is not None and row.state == "done":
-            return row.output or "", True
-        if row is not None and row.claimed_at <= utcnow() - timedelta(seconds=stale_after):
-            claim = _take_over(db, row.id, row.attempt)
-            if claim is not None:
-                log.warning("re-running stale tool call %s (%s)", call_id, name)
-                break
-        if time.monotonic() >= deadline:
-            raise ApiError("tool_call_in_progress")
-        time.sleep(delay)
-        delay = min(delay * 1.5, 0.25)
-    return _execute(db, claim, session_id, call_id, execute), False
+    key = CallKey(company_id, session_id, call_id, name, arguments)
+    claimed = claim(
+        db, key, stale_after=stale_after, wait_timeout=wait_timeout, poll_interval=poll_interval
+    )
+    if isinstance(claimed, Stored):
+        return claimed.output, True
+    started = time.perf_counter()
+    try:
+        output, ok, error_code = execute()  # no transaction is open here
+    except BaseException:
+        release(db, claimed)
+        raise
+    latency_ms = (time.perf_counter() - started) * 1000
+    answer = store(
+        db, claimed, key, output=output, ok=ok, error_code=error_code, latency_ms=latency_ms
+    )
+    return answer, False
 
 
-def _claim(
-    db: Database, company_id: str, session_id: str, call_id: str, name: str, arguments: str
-) -> _Claim | None:
+def _same_arguments(stored: str, sent: str) -> bool:
+    if stored == sent:
+        return True
+    try:  # the same call re-serialized (key order, spacing) is still the same call
+        return bool(json.loads(stored) == json.loads(sent))
+    except ValueError:
+        return False
+
+
+def _check_same_call(row: _Row, key: CallKey) -> None:
+    if row.name != key.name or not _same_arguments(row.arguments, key.arguments):
+        raise DomainError("tool_call_conflict", details=[{"field": "call_id"}])
+
+
+def _insert_or_find(db: Database, key: CallKey, now: datetime) -> tuple[bool, _Row | None]:
+    """(True, our row) when the claim is ours, else (False, the row met or None).
+
+    A retry after a lost commit acknowledgement meets its own row: same call, still pending,
+    first attempt, and our claim time to the microsecond; that row is ours too.
+    """
     insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-    now = utcnow()
-    stmt = (
+    values: dict[str, Any] = dict(
+        company_id=key.company_id,
+        session_id=key.session_id,
+        call_id=key.call_id,
+        name=key.name,
+        arguments=key.arguments,
+        state="pending",
+        attempt=1,
+        claimed_at=now,
+        created_at=now,
+    )
+    claim_stmt = (
         insert(ToolCall)
-        .values(
-            company_id=company_id,
-            session_id=session_id,
-            call_id=call_id,
-            name=name,
-            arguments=arguments,
-            state="pending",
-            attempt=1,
-            claimed_at=now,
-            created_at=now,
-        )  # fmt: skip
+        .values(**values)
         .on_conflict_do_nothing(index_elements=["session_id", "call_id"])
-        .returning(ToolCall.id)
+        .returning(*_COLUMNS)
     )
-    # A retry after a lost commit acknowledgement meets its own row: same call, still pending,
-    # first attempt, and our claim time to the microsecond.
-    ours = select(ToolCall.id).where(
-        ToolCall.session_id == session_id,
-        ToolCall.call_id == call_id,
-        ToolCall.state == "pending",
-        ToolCall.attempt == 1,
-        ToolCall.claimed_at == now,
+    existing = select(*_COLUMNS).where(
+        ToolCall.session_id == key.session_id, ToolCall.call_id == key.call_id
     )
 
-    def claim(session: Session) -> int | None:
-        row_id = session.execute(stmt).scalar_one_or_none()
-        return row_id if row_id is not None else session.execute(ours).scalar_one_or_none()
+    def work(conn: Connection) -> _Row | None:
+        if db.dialect == "postgresql":
+            # One round trip: the claim and, when it met a row, that row.
+            inserted = claim_stmt.cte("inserted")
+            met = existing.where(~exists(select(literal(1)).select_from(inserted)))
+            both = select(*inserted.c).union_all(met)
+            found = conn.execute(both).first()
+        else:
+            found = conn.execute(claim_stmt).first() or conn.execute(existing).first()
+        return None if found is None else _Row(*found)
 
-    row_id = db.run(claim, durable=False)
-    return None if row_id is None else _Claim(row_id, 1)
+    row = db.run_statement(work)
+    if row is None:  # met a row committed after this statement's snapshot: read it next
+        return False, None
+    return row.state == "pending" and row.attempt == 1 and row.claimed_at == now, row
 
 
-def _load(db: Database, session_id: str, call_id: str) -> ToolCall | None:
-    stmt = select(ToolCall).where(ToolCall.session_id == session_id, ToolCall.call_id == call_id)
-    return db.run(lambda session: session.scalars(stmt).one_or_none(), readonly=True)
+def _load(db: Database, session_id: str, call_id: str) -> _Row | None:
+    stmt = select(*_COLUMNS).where(ToolCall.session_id == session_id, ToolCall.call_id == call_id)
+    found = db.run_statement(lambda conn: conn.execute(stmt).first())
+    return None if found is None else _Row(*found)
 
 
-def _take_over(db: Database, row_id: int, seen_attempt: int) -> _Claim | None:
+def _take_over(db: Database, row_id: int, seen_attempt: int) -> Claim | None:
     """Claim a stale pending row; the attempt counter makes exactly one taker win."""
     stmt = (
         update(ToolCall)
         .where(ToolCall.id == row_id, ToolCall.state == "pending", ToolCall.attempt == seen_attempt)
         .values(attempt=seen_attempt + 1, claimed_at=utcnow())
     )
-    won = db.run(lambda session: session.execute(stmt).rowcount == 1)  # type: ignore[attr-defined]
-    return _Claim(row_id, seen_attempt + 1) if won else None
-
-
-def _execute(db: Database, claim: _Claim, session_id: str, call_id: str, execute: Executor) -> str:
-    started = time.perf_counter()
-    try:
-        output, ok, error_code = execute()  # no transaction is open here
-    except BaseException:
-        _release(db, claim)
-        raise
-    latency_ms = (time.perf_counter() - started) * 1000
-    stmt = (
-        update(ToolCall)
-        .where(
-            ToolCall.id == claim.row_id,
-            ToolCall.attempt == claim.attempt,
-            ToolCall.state == "pending",
-        )
-        .values(
-            output=output,
-            ok=ok,
-            error_code=error_code,
-            latency_ms=latency_ms,
-            state="done",
-            completed_at=utcnow(),
-        )  # fmt: skip
-    )
-    # Repeating this update is safe: after a lost acknowledgement it matches nothing and the
-    # stored row (ours) is read back below.
-    stored = db.run(
-        lambda session: session.execute(stmt).rowcount == 1,  # type: ignore[attr-defined]
-        durable=False,
-    )
-    if stored:
-        return output
-    # Our claim went stale and another executor took over and finished: its answer is the one
-    # every other retry will see, so return that one too.
-    row = _load(db, session_id, call_id)
-    return row.output if row is not None and row.output is not None else output
-
-
-def _release(db: Database, claim: _Claim) -> None:
-    """Drop our pending claim after the executor raised, so a retry can run the call."""
-    stmt = delete(ToolCall).where(
-        ToolCall.id == claim.row_id,
-        ToolCall.attempt == claim.attempt,
-        ToolCall.state == "pending",
-    )
-    try:
-        db.run(lambda session: session.execute(stmt))
-    except Exception:  # the original error matters more; the claim goes stale instead
-        log.exception("could not release tool call claim %s", claim.row_id)
+    won = db.run_statement(lambda conn: conn.execute(stmt).rowcount == 1)
+    return Claim(row_id, seen_attempt + 1) if won else None

@@ -44,7 +44,8 @@ def run_tool(company_id: str):  # type: ignore[no-untyped-def]
     verify_tool_token(
         services.signing_key, token, company_id=company.id, session_id=body.session_id
     )
-    outcome = services.tools.run(
+    # `call` (not `run`): a reused call id or a still-running duplicate is answered 409.
+    outcome = services.tools.call(
         ToolContext(company=company, session_id=body.session_id, channel="voice"),
         body.call_id,
         body.name,

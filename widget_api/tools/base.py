@@ -46,6 +46,12 @@ RECOVERY_HINTS: dict[str, str] = {
         "Saving failed on our side. Apologise briefly, and offer to try again in a moment."
     ),
     "internal_error": "The tool failed on our side. Apologise briefly and carry on without it.",
+    "tool_call_conflict": (
+        "That call_id was already used for a different call. Make a new call with a new id."
+    ),
+    "tool_call_in_progress": (
+        "This call is still running. Wait for its result instead of calling again."
+    ),
 }
 
 

@@ -2,8 +2,8 @@
 
 Each tool module provides NAME, DESCRIPTION, `Args`, `Result`, `run(args, ctx)` and optionally
 `customize(schema, company)`. The declared schema comes from `Args` and incoming arguments are
-validated by the same `Args`, so the two cannot drift apart. `ToolRunner.run` never raises for
-bad input: every failure becomes an `{"error": {"code", "message"}}` output the model can act on.
+validated by the same `Args`, so the two cannot drift apart. Every call ends in an `Outcome`;
+a failure becomes an `{"error": {"code", "message"}}` output the model can act on.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,9 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from widget_api.companies.models import CompanyConfig
+from widget_api.crm import tool_calls
+from widget_api.crm.tool_calls import CallKey, Stored
+from widget_api.errors import DomainError
 from widget_api.tools import create_meeting_link, get_demo_clip, log_lead, search_knowledge
 from widget_api.tools.base import RunContext, ToolContext, ToolDeps, ToolError
 from widget_api.tools.clip_index import ClipIndex
@@ -45,45 +48,59 @@ ID_PATTERN = r"^[\x21-\x7e]{1,128}$"
 _ID = re.compile(ID_PATTERN)
 
 
-@dataclass(frozen=True)
-class ToolOutcome:
-    name: str
-    output: str  # JSON string, ready for a function_call_output item
-    result: dict[str, Any]  # parsed output (for widget cards)
-    ok: bool
-    error_code: str | None
-    replayed: bool = False
-    tool_ms: float = 0.0  # the tool's own work, for overhead measurements (0 when replayed)
-
-
-@dataclass
-class _Execution:
-    """Filled in by the executor so run() can report what happened inside run_once."""
-
-    tool_ms: float = 0.0
-    outcome: tuple[str, bool, str | None] | None = field(default=None)
-
-
-def error_output(error: ToolError) -> str:
-    body: dict[str, Any] = {"code": error.code, "message": error.message}
-    if error.details:
-        body["details"] = error.details
-    return json.dumps({"error": body}, separators=(",", ":"))
-
-
 # Failures of a dependency, not of the call: never stored as the call's final answer.
 TRANSIENT_ERROR_CODES = frozenset({"database_unavailable", "knowledge_unavailable"})
 
 
-class _TransientFailure(Exception):
-    """The tool failed because a dependency is down; the call must stay retryable."""
+def _dumps(result: dict[str, Any]) -> str:
+    return json.dumps(result, separators=(",", ":"), ensure_ascii=False)
 
 
-def _outcome_from_output(name: str, output: str, *, replayed: bool, tool_ms: float) -> ToolOutcome:
-    result = json.loads(output)
-    error = result.get("error") if isinstance(result, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
-    return ToolOutcome(name, output, result, code is None, code, replayed, tool_ms)
+@dataclass(frozen=True)
+class Outcome:
+    """What one tool call produced, as the model (`output`) and the widget (`result`) see it.
+
+    `transient` marks a failure of a dependency (database, knowledge base): the model gets an
+    answer, but it is not stored as the call's result, so a retry runs the tool again.
+    """
+
+    name: str
+    output: str  # JSON text, ready for a function_call_output item
+    result: dict[str, Any]  # the same answer as data (the Result model's JSON form)
+    error_code: str | None = None
+    transient: bool = False
+    replayed: bool = False
+    tool_ms: float = 0.0  # the tool's own work, for overhead measurements (0 when replayed)
+
+    @property
+    def ok(self) -> bool:
+        return self.error_code is None
+
+    @classmethod
+    def success(cls, name: str, result: BaseModel, tool_ms: float = 0.0) -> Outcome:
+        data = result.model_dump(mode="json")
+        return cls(name, _dumps(data), data, tool_ms=tool_ms)
+
+    @classmethod
+    def failure(cls, name: str, error: ToolError, tool_ms: float = 0.0) -> Outcome:
+        body: dict[str, Any] = {"code": error.code, "message": error.message}
+        if error.details:
+            body["details"] = error.details
+        data = {"error": body}
+        transient = error.code in TRANSIENT_ERROR_CODES
+        return cls(name, _dumps(data), data, error.code, transient=transient, tool_ms=tool_ms)
+
+    @classmethod
+    def replay(cls, name: str, output: str) -> Outcome:
+        """A stored answer (the only place an output is parsed back)."""
+        data = json.loads(output)
+        error = data.get("error") if isinstance(data, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        return cls(name, output, data if isinstance(data, dict) else {}, code, replayed=True)
+
+
+def error_output(error: ToolError) -> str:
+    return Outcome.failure("", error).output
 
 
 # NUL and lone UTF-16 surrogates cannot be stored in PostgreSQL text (nor mean anything).
@@ -164,13 +181,13 @@ class ToolRunner:
         result: BaseModel = self._modules[name].run(args, run_ctx)
         return result
 
-    def _outcome_row(
-        self, ctx: ToolContext, name: str, args: BaseModel
-    ) -> tuple[str, bool, str | None]:
-        """(output, ok, error_code) for run_once; any failure becomes an error output."""
+    def _attempt(self, ctx: ToolContext, name: str, args: BaseModel) -> Outcome:
+        """Run the tool once; any failure becomes a failure Outcome, timed either way."""
+        started = time.perf_counter()
         failure: ToolError
         try:
-            return self.execute(ctx, name, args).model_dump_json(), True, None
+            result = self.execute(ctx, name, args)
+            return Outcome.success(name, result, _since(started))
         except ToolError as exc:
             failure = exc
         except SQLAlchemyError:
@@ -179,50 +196,52 @@ class ToolRunner:
         except Exception:  # a tool bug must not end the conversation
             log.exception("tool %s failed", name)
             failure = ToolError("internal_error")
-        return error_output(failure), False, failure.code
+        return Outcome.failure(name, failure, _since(started))
 
-    def run(self, ctx: ToolContext, call_id: str, name: str, arguments: str) -> ToolOutcome:
+    def call(self, ctx: ToolContext, call_id: str, name: str, arguments: str) -> Outcome:
         """Validate and run one call once per (session, call_id); a retry replays the output.
 
-        Raises ApiError("tool_call_in_progress") only when a duplicate of this very call is
-        still running elsewhere (the caller may retry).
+        Bad input becomes a failure Outcome. Raises DomainError `tool_call_conflict` (the call
+        id was used for another tool or other arguments) and `tool_call_in_progress` (a
+        duplicate of this very call is still running): the HTTP endpoint answers those 409.
         """
-        from widget_api.crm.tool_calls import run_once
-
         if not (_ID.match(call_id) and _ID.match(ctx.session_id)):
             error = ToolError("tool_arguments_invalid", [{"reason": "call_id or session_id"}])
-            return _outcome_from_output(name, error_output(error), replayed=False, tool_ms=0.0)
+            return Outcome.failure(name, error)
         try:
             args = self.parse(name, arguments, ctx.company)
         except ToolError as error:
-            return _outcome_from_output(name, error_output(error), replayed=False, tool_ms=0.0)
-        execution = _Execution()
-
-        def execute() -> tuple[str, bool, str | None]:
-            started = time.perf_counter()
-            try:
-                execution.outcome = self._outcome_row(ctx, name, args)
-            finally:
-                execution.tool_ms = (time.perf_counter() - started) * 1000
-            if execution.outcome[2] in TRANSIENT_ERROR_CODES:
-                # Raising makes run_once drop its claim instead of storing the failure, so
-                # a retry of this call_id runs the tool again once the outage is over.
-                raise _TransientFailure
-            return execution.outcome
-
+            return Outcome.failure(name, error)
+        db = self.deps.db
+        key = CallKey(ctx.company.id, ctx.session_id, call_id, name, arguments)
+        claimed = tool_calls.claim(db, key)
+        if isinstance(claimed, Stored):
+            return Outcome.replay(name, claimed.output)
         try:
-            output, replayed = run_once(
-                self.deps.db,
-                company_id=ctx.company.id,
-                session_id=ctx.session_id,
-                call_id=call_id,
-                name=name,
-                arguments=arguments,
-                execute=execute,
-            )
-        except _TransientFailure:
-            assert execution.outcome is not None
-            output, replayed = execution.outcome[0], False
-        return _outcome_from_output(
-            name, output, replayed=replayed, tool_ms=0.0 if replayed else execution.tool_ms
-        )
+            outcome = self._attempt(ctx, name, args)
+        except BaseException:  # interrupted: let a retry run the call
+            tool_calls.release(db, claimed)
+            raise
+        if outcome.transient:
+            tool_calls.release(db, claimed)
+            return outcome
+        answer = tool_calls.store(
+            db, claimed, key, output=outcome.output, ok=outcome.ok,
+            error_code=outcome.error_code, latency_ms=outcome.tool_ms,
+        )  # fmt: skip
+        return outcome if answer == outcome.output else Outcome.replay(name, answer)
+
+    def run(self, ctx: ToolContext, call_id: str, name: str, arguments: str) -> Outcome:
+        """`call`, with a conflict or a still-running duplicate answered as a tool error.
+
+        For conversations (relay, local engine, sideband): the model reads the error and
+        carries on; a tool call never ends a conversation.
+        """
+        try:
+            return self.call(ctx, call_id, name, arguments)
+        except DomainError as error:
+            return Outcome.failure(name, ToolError(error.code, error.details))
+
+
+def _since(started: float) -> float:
+    return (time.perf_counter() - started) * 1000
