@@ -285,18 +285,12 @@ def _can_be_negative(doc_op: dict[str, Any]) -> bool:
 
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
-    """Serve a Flask app on a free loopback port (werkzeug, threaded) for the block."""
-    from werkzeug.serving import make_server
+    """Serve a Flask app on a free loopback port for the block, as a `serve` worker does
+    (uvicorn: HTTP and the WebSocket endpoints; the server's origin is the bound port)."""
+    from widget_api.server import serve_in_thread
 
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="fuzz-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with serve_in_thread(app) as base:
+        yield base
 
 
 def dump(result: dict[str, Any]) -> str:

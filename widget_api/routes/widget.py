@@ -119,7 +119,7 @@ def demo_host_page() -> Response:
     resp = Response(render_host_page(company), mimetype="text/html")
     resp.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; "
-        "frame-src 'self'; img-src 'self' data:; base-uri 'none'"
+        "frame-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'"
     )
     return resp
 
