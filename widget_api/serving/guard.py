@@ -25,6 +25,12 @@ from widget_api.errors import ApiError
 
 log = logging.getLogger(__name__)
 
+# uvicorn logs every WebSocket handshake at INFO with the client's address and the path with its
+# query string (personal data), and writes an access line per request whenever the root logger
+# has a handler; neither is needed to operate. Errors still reach the log.
+_HANDSHAKE_LOG = logging.getLogger(__name__ + ".websocket")
+_HANDSHAKE_LOG.setLevel(logging.WARNING)
+
 # What an ASGI handler finds in `scope["extensions"]` to drop a WebSocket's TCP connection at
 # once (no close handshake): for a page that stopped reading, a close frame would only queue
 # behind the data it is not reading.
@@ -98,6 +104,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.access_log = False
         self._refused = False
         self._headers_done = False
         self._header_bytes = 0
@@ -168,6 +175,10 @@ class GuardedWSProtocol(WSProtocol):
     """uvicorn's wsproto protocol; releases the guard's count and offers an abort to the app."""
 
     guard: ConnectionGuard
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.logger = _HANDSHAKE_LOG
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
