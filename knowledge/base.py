@@ -80,7 +80,7 @@ class KnowledgeBase:
         company_id: str,
         sources: Sequence[str | Path],
         *,
-        tags: Sequence[str] = (),
+        tags: Sequence[str] | None = None,
         prune: bool = False,
         dry_run: bool = False,
         sitemaps: Sequence[str] = (),
@@ -94,7 +94,8 @@ class KnowledgeBase:
 
         Every document belongs to a source set: `source_name`, or by default one set per
         folder, file, URL or sitemap given. `prune` removes vanished documents of those sets
-        only. `base_url` gives files their public docs-site URL.
+        only. `base_url` gives files their public docs-site URL. `tags` replace the set's
+        tags; `None` keeps the tags the set was last ingested with.
         """
         validate_company_id(company_id)
         request = LoadRequest(
@@ -128,7 +129,7 @@ class KnowledgeBase:
         company_id: str,
         documents: Iterable[LoadResult],
         *,
-        tags: Sequence[str] = (),
+        tags: Sequence[str] | None = None,
         prune: bool = False,
         dry_run: bool = False,
         progress: Progress | None = None,
@@ -162,13 +163,15 @@ class KnowledgeBase:
         seen: set[str] = set()
         sets: set[str] = set()
         legacy = _LegacyKeys(syncer.known)
+        set_tags = _tags_per_set(syncer.known)
         try:
             for item in items:
                 if item.source in seen:
                     continue
                 seen.add(item.source)
                 sets.add(item.source_set)
-                report.documents.append(self._plan(syncer, item, tags, legacy))
+                own = list(tags) if tags is not None else set_tags.get(item.source_set, [])
+                report.documents.append(self._plan(syncer, item, own, legacy))
                 if progress:
                     progress("document", 1, len(items))
             syncer.flush()
@@ -264,6 +267,16 @@ class KnowledgeBase:
             raise
         except Exception:  # search rebuilds lazily; the ingest itself succeeded
             log.exception("BM25 rebuild after ingest failed")
+
+
+def _tags_per_set(known: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """The tags each source set was last ingested with (kept when an ingest names none)."""
+    out: dict[str, list[str]] = {}
+    for meta in known.values():
+        if "source_tags" in meta:
+            tags = [t for t in str(meta["source_tags"]).split(",") if t]
+            out.setdefault(str(meta.get("source_set", "")), tags)
+    return out
 
 
 class _LegacyKeys:

@@ -48,8 +48,10 @@ class UsageError(Exception):
 INGEST_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--sitemap",), {"action": "append", "default": [], "metavar": "URL",
                       "help": "sitemap.xml URL (nested sitemaps are followed); repeatable"}),
-    (("--tag",), {"action": "append", "default": [], "metavar": "T",
-                  "help": "tag every ingested chunk (filterable in search); repeatable"}),
+    (("--tag",), {"action": "append", "default": None, "metavar": "T",
+                  "help": "tag the source's documents (filterable in search); repeatable;"
+                          " without it the source keeps the tags it had"}),
+    (("--no-tags",), {"action": "store_true", "help": "remove the source's tags"}),
     (("--source",), {"metavar": "NAME", "help": "name of the source set these inputs form"
                      " (default: one set per folder, file, URL or sitemap given)"}),
     (("--base-url",), {"metavar": "URL",
@@ -227,7 +229,7 @@ def cmd_ingest(args: argparse.Namespace, ctx: Context) -> int:
         report = ctx.kb.ingest(
             args.company,
             args.sources,
-            tags=args.tag,
+            tags=[] if args.no_tags else args.tag,
             prune=args.prune,
             dry_run=args.dry_run,
             sitemaps=args.sitemap,

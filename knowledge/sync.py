@@ -49,6 +49,7 @@ class _Waiting:
     fingerprint: str
     tags: list[str]
     wanted: dict[str, tuple[str, dict[str, Any], str]]  # id -> (text, metadata, embed text)
+    source_tags: list[str] = field(default_factory=list)  # the ingest's own tags (no front matter)
 
 
 @dataclass
@@ -63,6 +64,7 @@ class _Pending:
     retag_ids: list[str]
     remaining: int
     new: list[tuple[str, str, str, dict[str, Any]]] = field(default_factory=list)
+    source_tags: list[str] = field(default_factory=list)
 
 
 def read_manifest(manifest: Any) -> dict[str, dict[str, Any]]:
@@ -152,7 +154,7 @@ class Syncer:
                 wanted[cid] = (chunk.text, chunk_metadata(doc, chunk, norm, fingerprint), etext)
         status = "added" if previous is None else "changed"
         plan = DocumentPlan(doc.source, status, source_set=doc.source_set)
-        self._waiting.append(_Waiting(doc, plan, fingerprint, norm, wanted))
+        self._waiting.append(_Waiting(doc, plan, fingerprint, norm, wanted, normalize_tags(tags)))
         self._waiting_chunks += len(wanted)
         if len(self._waiting) >= LOOKUP_BATCH or self._waiting_chunks >= EMBED_BATCH:
             self._resolve()
@@ -172,6 +174,7 @@ class Syncer:
             if self.dry_run:
                 continue
             pending = _Pending(w.doc, w.plan, w.fingerprint, w.tags, stale, kept_ids, len(new_ids))
+            pending.source_tags = w.source_tags
             pending.new = [
                 (cid, w.wanted[cid][0], w.wanted[cid][2], w.wanted[cid][1]) for cid in new_ids
             ]
@@ -270,6 +273,7 @@ class Syncer:
             "fingerprint": pending.fingerprint,
             "chunks": pending.plan.chunks_added + pending.plan.chunks_kept,
             "tags": ",".join(pending.tags),
+            "source_tags": ",".join(pending.source_tags),
             "source_set": doc.source_set,
             "updated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }

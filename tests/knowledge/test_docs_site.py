@@ -127,6 +127,13 @@ def test_tags_are_kept_per_source(site: Path, tmp_path: Path, kb: KnowledgeBase)
     assert kb.search("docs", "days of leave", tags=["public"], top_k=3)[0].source != (
         "handbook/leave.md"
     )
+    (other / "leave.md").write_text("# Leave\n\nStaff get 32 days of leave.\n")
+    assert kb.ingest("docs", [other]).count("changed") == 1  # no --tag: the source keeps its tags
+    assert {d.source: d.tags for d in kb.list_documents("docs")}["handbook/leave.md"] == [
+        "internal"
+    ]
+    assert kb.ingest("docs", [other], tags=[]).count("changed") == 1  # --no-tags
+    assert {d.source: d.tags for d in kb.list_documents("docs")}["handbook/leave.md"] == []
 
 
 def test_old_absolute_path_identities_are_taken_over(site: Path, kb: KnowledgeBase) -> None:
