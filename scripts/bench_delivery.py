@@ -218,128 +218,78 @@ def _text(rng: random.Random, templates: list[str]) -> str:
     return template.format(**{k: rng.choice(v) for k, v in FILL.items()})
 
 
-def _generate(url: str, conversations: int, days: int, seed: int = 5) -> dict[str, int]:
-    """Rows as the product writes them, COPYed in for speed."""
+COLUMNS = {
+    "conversations": "session_id, company_id, transport, started_at, turns, lead_updates",
+    "report_questions": "company_id, session_id, text, normalized, answered, best_score,"
+    " closest_title, closest_source, asked_at",
+    "leads": "company_id, name, email, email_normalized, channel, session_id, status,"
+    " created_at, updated_at",
+    "report_meeting_links": "token, company_id, session_id, url, created_at, clicked_at",
+    "report_bookings": "company_id, provider, external_id, session_id, booked_at",
+    "turn_latencies": "company_id, session_id, channel, turn, first_audio_ms, created_at",
+    "report_daily_counters": "company_id, day, name, count",
+}
+
+
+def _conversation_rows(
+    rng: random.Random, n: int, at: datetime, rows: dict[str, list[tuple[Any, ...]]]
+) -> None:
+    """One generated conversation with its questions, lead, link, booking and latencies."""
     from widget_api.reports.recorder import normalize_question
 
+    sid = f"ws_bench_{n}"
+    rows["conversations"].append(
+        (sid, "bench", rng.choice(["webrtc", "relay", "text"]), at, rng.randint(1, 12), 0)
+    )
+    for k in range(rng.choice([0, 1, 2, 2, 3, 4])):
+        unanswered = rng.random() < 0.12
+        text = _text(rng, UNANSWERED if unanswered else QUESTIONS)
+        score = rng.uniform(0.05, 0.28) if unanswered else rng.uniform(0.35, 0.9)
+        title = rng.choice(["Pricing", "Security", "Integrations", "FAQ"])
+        rows["report_questions"].append(
+            ("bench", sid, text, normalize_question(text), not unanswered, score, title,
+             f"{title.lower()}.md", at + timedelta(seconds=20 * k))
+        )  # fmt: skip
+    if rng.random() < 0.15:
+        email, later = f"v{n}@example.com", at + timedelta(minutes=3)
+        rows["leads"].append(("bench", f"V {n}", email, email, "text", sid, "new", later, later))
+        if rng.random() < 0.5:
+            clicked = at + timedelta(minutes=5) if rng.random() < 0.7 else None
+            rows["report_meeting_links"].append(
+                (uuid.uuid4().hex, "bench", sid, "https://calendly.com/bench/demo", at, clicked)
+            )
+            if clicked and rng.random() < 0.5:
+                rows["report_bookings"].append(
+                    ("bench", "calendly", f"calendly:{sid}", sid, clicked + timedelta(minutes=4))
+                )
+    for turn in range(1, rng.randint(2, 6)):
+        rows["turn_latencies"].append(
+            ("bench", sid, "relay", turn, rng.lognormvariate(6.3, 0.35),
+             at + timedelta(seconds=15 * turn))
+        )  # fmt: skip
+
+
+def _generate(url: str, conversations: int, days: int, seed: int = 5) -> dict[str, int]:
+    """Rows as the product writes them, generated in memory, then COPYed one table at a time."""
     rng = random.Random(seed)
     today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    counts = dict.fromkeys(
-        ["conversations", "questions", "leads", "links", "bookings", "latencies", "opens"], 0
-    )
+    rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in COLUMNS}
     opens: dict[date, int] = {}
+    for n in range(conversations):
+        at = today - timedelta(days=rng.randrange(days), seconds=rng.randrange(86400))
+        opens[at.date()] = opens.get(at.date(), 0) + 1 + (rng.random() < 0.5)
+        _conversation_rows(rng, n, at, rows)
+    rows["report_daily_counters"] = [("bench", d, "widget_opened", c) for d, c in opens.items()]
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(plain) as conn, conn.cursor() as cur:
-        with cur.copy("COPY conversations (session_id, company_id, transport, started_at, turns,"
-                      " lead_updates) FROM STDIN") as conv, \
-             cur.copy("COPY report_questions (company_id, session_id, text, normalized, answered,"
-                      " best_score, closest_title, closest_source, asked_at) FROM STDIN") as q, \
-             cur.copy("COPY leads (company_id, name, email, email_normalized, channel, session_id,"
-                      " status, created_at, updated_at) FROM STDIN") as leads, \
-             cur.copy("COPY report_meeting_links (token, company_id, session_id, url, created_at,"
-                      " clicked_at) FROM STDIN") as links, \
-             cur.copy("COPY report_bookings (company_id, provider, external_id, session_id,"
-                      " booked_at) FROM STDIN") as books:  # fmt: skip
-            lat = cur.copy(
-                "COPY turn_latencies (company_id, session_id, channel, turn,"
-                " first_audio_ms, created_at) FROM STDIN"
-            )
-            with lat as lat_copy:
-                for n in range(conversations):
-                    sid = f"ws_bench_{n}"
-                    at = today - timedelta(days=rng.randrange(days), seconds=rng.randrange(86400))
-                    day = at.date()
-                    opens[day] = opens.get(day, 0) + 1 + (rng.random() < 0.5)
-                    conv.write_row(
-                        (
-                            sid,
-                            "bench",
-                            rng.choice(["webrtc", "relay", "text"]),
-                            at,
-                            rng.randint(1, 12),
-                            0,
-                        )
-                    )
-                    counts["conversations"] += 1
-                    for k in range(rng.choice([0, 1, 2, 2, 3, 4])):
-                        unanswered = rng.random() < 0.12
-                        text = _text(rng, UNANSWERED if unanswered else QUESTIONS)
-                        score = rng.uniform(0.05, 0.28) if unanswered else rng.uniform(0.35, 0.9)
-                        title = rng.choice(["Pricing", "Security", "Integrations", "FAQ"])
-                        q.write_row(
-                            (
-                                "bench",
-                                sid,
-                                text,
-                                normalize_question(text),
-                                not unanswered,
-                                score,
-                                title,
-                                f"{title.lower()}.md",
-                                at + timedelta(seconds=20 * k),
-                            )
-                        )
-                        counts["questions"] += 1
-                    if rng.random() < 0.15:
-                        email = f"v{n}@example.com"
-                        leads.write_row(
-                            (
-                                "bench",
-                                f"V {n}",
-                                email,
-                                email,
-                                "text",
-                                sid,
-                                "new",
-                                at + timedelta(minutes=3),
-                                at + timedelta(minutes=3),
-                            )
-                        )
-                        counts["leads"] += 1
-                        if rng.random() < 0.5:
-                            clicked = at + timedelta(minutes=5) if rng.random() < 0.7 else None
-                            links.write_row(
-                                (
-                                    uuid.uuid4().hex,
-                                    "bench",
-                                    sid,
-                                    "https://calendly.com/bench/demo",
-                                    at,
-                                    clicked,
-                                )
-                            )
-                            counts["links"] += 1
-                            if clicked and rng.random() < 0.5:
-                                books.write_row(
-                                    (
-                                        "bench",
-                                        "calendly",
-                                        f"calendly:{sid}",
-                                        sid,
-                                        clicked + timedelta(minutes=4),
-                                    )
-                                )
-                                counts["bookings"] += 1
-                    for turn in range(1, rng.randint(2, 6)):
-                        lat_copy.write_row(
-                            (
-                                "bench",
-                                sid,
-                                "relay",
-                                turn,
-                                rng.lognormvariate(6.3, 0.35),
-                                at + timedelta(seconds=15 * turn),
-                            )
-                        )
-                        counts["latencies"] += 1
-        with cur.copy("COPY report_daily_counters (company_id, day, name, count) FROM STDIN") as c:
-            for day, n in opens.items():
-                c.write_row(("bench", day, "widget_opened", n))
-                counts["opens"] += n
+        for table, columns in COLUMNS.items():
+            with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for row in rows[table]:
+                    copy.write_row(row)
         conn.commit()
     with psycopg.connect(plain, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE")
-    return counts
+    return {table: len(r) for table, r in rows.items()}
 
 
 def run_reports(args: argparse.Namespace) -> dict[str, Any]:

@@ -145,3 +145,27 @@ def test_log_lead_claims_and_meeting_links_are_events(db: Database) -> None:
     meeting = _events(db)[-1][1]
     assert meeting["meeting"]["url"] == "https://cal.example/y"
     assert meeting["lead"]["email"] == "ada@example.com"
+
+
+def test_forgetting_a_person_removes_their_events_and_announces_the_deletion(
+    db: Database,
+) -> None:
+    from widget_api.crm import claims
+    from widget_api.crm.privacy import forget_person
+
+    claims.log_lead_claims(db, "acme", "s4", _lead(), channel="text")
+    claims.record_meeting_link(db, "acme", "s4", None, "https://cal.example/z")
+    end_conversation(db, "s4")
+    upsert_lead(db, "acme", _lead("bob@example.com"), session_id="s5", channel="text")
+    counts = forget_person(db, "acme", "ada@example.com")
+    assert counts["leads"] == 1 and counts["outbox_events"] == 3
+    kinds = [(t, d["lead"]["email"]) for t, d in _events(db)]
+    assert kinds == [("lead.created", "bob@example.com"), ("lead.deleted", "ada@example.com")]
+
+
+def test_retention_purges_old_events(db: Database) -> None:
+    from widget_api.crm.privacy import purge_older_than
+
+    upsert_lead(db, "acme", _lead(), session_id=None, channel="text")
+    assert purge_older_than(db, 0)["outbox_events"] == 1
+    assert _events(db) == []

@@ -22,13 +22,20 @@ class OutboxEvent(Base):
     """One event for one company; `event_id` is the stable `webhook-id` receivers dedupe on."""
 
     __tablename__ = "outbox_events"
-    __table_args__ = (Index("ix_outbox_events_pending", "fanned_out", "id"),)
+    __table_args__ = (
+        Index("ix_outbox_events_pending", "fanned_out", "id"),
+        Index("ix_outbox_events_lead", "lead_id"),
+        Index("ix_outbox_events_session", "session_id"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     event_id: Mapped[str] = mapped_column(String(64), unique=True)
     company_id: Mapped[str] = mapped_column(String(64))
     type: Mapped[str] = mapped_column(String(32))
     data: Mapped[str] = mapped_column(Text)  # JSON; admin links are made absolute when sent
+    # Whose data the payload holds, so forgetting a person or a conversation reaches it.
+    lead_id: Mapped[int | None] = mapped_column(Integer)
+    session_id: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     fanned_out: Mapped[bool] = mapped_column(Boolean, default=False)
 

@@ -20,6 +20,8 @@ from widget_api.crm.leads import InvalidEmail, LeadView, normalize_email
 from widget_api.crm.models import Conversation, Lead, ToolCall, utcnow
 from widget_api.crm.record import _record
 from widget_api.crm.record_models import LeadClaim, PrivacyAudit, TranscriptEntry
+from widget_api.delivery import hooks, outbox
+from widget_api.reports.recorder import forget_sessions
 
 
 def _person(session: Session, company_id: str | None, email: str) -> tuple[list[Lead], set[str]]:
@@ -99,6 +101,9 @@ def _delete_sessions(session: Session, sessions: set[str]) -> dict[str, int]:
     ):
         result = session.execute(delete(model).where(column.in_(sessions)))
         counts[name] = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    # Report rows (questions, clicks, bookings) and webhook payloads of these conversations.
+    counts.update(forget_sessions(session, sessions))
+    counts["outbox_events"] = outbox.forget(session, session_ids=sorted(sessions))
     return counts
 
 
@@ -117,6 +122,11 @@ def forget_person(db: Database, company_id: str | None, email: str) -> dict[str,
         ids = [lead.id for lead in leads]
         claims = session.execute(delete(LeadClaim).where(LeadClaim.lead_id.in_(ids)))
         counts["lead_claims"] = counts.get("lead_claims", 0) + int(claims.rowcount or 0)  # type: ignore[attr-defined]
+        counts["outbox_events"] = counts.get("outbox_events", 0) + outbox.forget(
+            session, lead_ids=ids
+        )
+        for lead in leads:  # receivers delete their copies (webhook, same transaction)
+            hooks.lead_deleted(session, lead)
         gone = session.execute(delete(Lead).where(Lead.id.in_(ids)))
         counts["leads"] = int(gone.rowcount or 0)  # type: ignore[attr-defined]
         _audit(session, company_id, "forget", counts)
@@ -143,6 +153,9 @@ def purge_older_than(db: Database, days: int, *, company_id: str | None = None) 
             calls = calls.where(ToolCall.company_id == company_id)
         sessions |= set(session.scalars(calls))
         counts = _delete_sessions(session, sessions) if sessions else {}
+        counts["outbox_events"] = counts.get("outbox_events", 0) + outbox.purge_before(
+            session, cutoff, company_id
+        )
         ids = list(session.scalars(stale))
         claims = session.execute(delete(LeadClaim).where(LeadClaim.lead_id.in_(ids)))
         counts["lead_claims"] = counts.get("lead_claims", 0) + int(claims.rowcount or 0)  # type: ignore[attr-defined]

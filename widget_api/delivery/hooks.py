@@ -47,6 +47,7 @@ def lead_saved(session: Session, lead: BaseModel, *, created: bool) -> None:
         data={"company_id": data["company_id"], "lead": data,
               "conversation": _conversation(session, data.get("session_id"))},
         key=f"{kind}:{data['id']}:{data['updated_at']}",
+        lead_id=data["id"], session_id=data.get("session_id"),
     )  # fmt: skip
 
 
@@ -65,6 +66,7 @@ def meeting_requested(
         data={"company_id": company_id, "lead": data, "meeting": {"url": url},
               "conversation": _conversation(session, session_id)},
         key=f"meeting.requested:{company_id}:{session_id}:{url}",
+        lead_id=data["id"] if data else None, session_id=session_id,
     )  # fmt: skip
 
 
@@ -85,6 +87,7 @@ def conversation_ended(session: Session, *, session_id: str) -> None:
               "lead": _lead_data(lead) if lead is not None else None,
               "conversation": _conversation(session, session_id)},
         key=f"conversation.ended:{session_id}",
+        lead_id=lead.id if lead is not None else None, session_id=session_id,
     )  # fmt: skip
 
 

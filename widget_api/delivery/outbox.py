@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -45,9 +45,19 @@ def event_id_for(key: str | None) -> str:
 
 
 def enqueue(
-    session: Session, *, company_id: str, type: str, data: dict[str, Any], key: str | None = None
+    session: Session,
+    *,
+    company_id: str,
+    type: str,
+    data: dict[str, Any],
+    key: str | None = None,
+    lead_id: int | None = None,
+    session_id: str | None = None,
 ) -> str:
-    """Add one event to the outbox in the caller's transaction; returns its webhook-id."""
+    """Add one event to the outbox in the caller's transaction; returns its webhook-id.
+
+    `lead_id` and `session_id` name whose data the payload carries (forget and retention).
+    """
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown webhook event type {type!r}")
     event_id = event_id_for(key)
@@ -60,6 +70,8 @@ def enqueue(
             data=json.dumps(data, separators=(",", ":"), sort_keys=True, default=str),
             created_at=utcnow(),
             fanned_out=False,
+            lead_id=lead_id,
+            session_id=session_id,
         )
         .on_conflict_do_nothing(index_elements=["event_id"])
     )
@@ -278,3 +290,37 @@ def retry_dead(db: Database, company_id: str, delivery_id: int) -> bool:
         .values(state="pending", attempts=0, next_attempt_at=utcnow(), last_error=None)
     )
     return bool(db.run(lambda s: s.execute(stmt).rowcount))  # type: ignore[attr-defined]
+
+
+def forget(
+    session: Session, *, lead_ids: Sequence[int] = (), session_ids: Sequence[str] = ()
+) -> int:
+    """Delete the events (and their deliveries) that carry these leads' or conversations' data.
+
+    Called by forget and retention in their transaction; `lead.deleted` events stay, since
+    they exist to tell receivers to delete their copies.
+    """
+    if not lead_ids and not session_ids:
+        return 0
+    ids = select(OutboxEvent.id).where(
+        OutboxEvent.type != "lead.deleted",
+        or_(OutboxEvent.lead_id.in_(list(lead_ids)), OutboxEvent.session_id.in_(list(session_ids))),
+    )
+    found = list(session.scalars(ids))
+    if not found:
+        return 0
+    session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_pk.in_(found)))
+    session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(found)))
+    return len(found)
+
+
+def purge_before(session: Session, cutoff: datetime, company_id: str | None = None) -> int:
+    """Retention: events (delivered or not) written before `cutoff`, with their deliveries."""
+    ids = select(OutboxEvent.id).where(OutboxEvent.created_at < cutoff)
+    if company_id is not None:
+        ids = ids.where(OutboxEvent.company_id == company_id)
+    found = list(session.scalars(ids))
+    if found:
+        session.execute(delete(WebhookDelivery).where(WebhookDelivery.event_pk.in_(found)))
+        session.execute(delete(OutboxEvent).where(OutboxEvent.id.in_(found)))
+    return len(found)

@@ -32,12 +32,16 @@ def upgrade() -> None:
         sa.Column("company_id", sa.String(length=64), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("lead_id", sa.Integer(), nullable=True),
+        sa.Column("session_id", sa.String(length=128), nullable=True),
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
         sa.Column("fanned_out", sa.Boolean(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_outbox_events")),
         sa.UniqueConstraint("event_id", name=op.f("uq_outbox_events_event_id")),
     )
     op.create_index("ix_outbox_events_pending", "outbox_events", ["fanned_out", "id"], unique=False)
+    op.create_index("ix_outbox_events_lead", "outbox_events", ["lead_id"], unique=False)
+    op.create_index("ix_outbox_events_session", "outbox_events", ["session_id"], unique=False)
     op.create_table(
         "report_bookings",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -183,5 +187,7 @@ def downgrade() -> None:
     op.drop_table("report_daily_counters")
     op.drop_index("ix_report_bookings_company_booked", table_name="report_bookings")
     op.drop_table("report_bookings")
+    op.drop_index("ix_outbox_events_session", table_name="outbox_events")
+    op.drop_index("ix_outbox_events_lead", table_name="outbox_events")
     op.drop_index("ix_outbox_events_pending", table_name="outbox_events")
     op.drop_table("outbox_events")
