@@ -172,6 +172,14 @@ async def _phase(n: int, seconds: float, make: Any) -> list[SessionStats]:
     return stats
 
 
+def _failures(stats: list[SessionStats]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for s in stats:
+        if s.failed is not None:
+            counts[s.failed] = counts.get(s.failed, 0) + 1
+    return counts
+
+
 def _start_server(fake: dict[str, Any], port: int, threads: int, data_dir: str) -> Any:
     env = {
         **os.environ,
@@ -241,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         "added_latency_ms_p50": round(b["latency_ms_p50"] - d["latency_ms_p50"], 3),
         "added_latency_ms_p99": round(b["latency_ms_p99"] - d["latency_ms_p99"], 3),
         "frames_lost": b["frames_lost"],
+        "failed_calls_by_error": _failures(bridged),
         "server_cpu_percent_of_core_total": round(100 * cpu / elapsed, 1),
         "server_cpu_us_per_bridged_frame": round(
             1e6 * cpu / max(1, b["frames_sent"] + b["frames_received"]), 1

@@ -9,6 +9,7 @@ from typing import Any
 from widget_api.phone.twilio_bridge import TwilioBridge
 
 FRAME = base64.b64encode(b"\x7f" * 160).decode()  # 20 ms of mu-law
+CHUNK = base64.b64encode(b"\x7f" * 800).decode()  # 100 ms: one mark each
 
 
 class Wire:
@@ -42,7 +43,7 @@ def media(timestamp: int, payload: str = FRAME) -> str:
     )
 
 
-def delta(item: str = "item_1", payload: str = FRAME) -> str:
+def delta(item: str = "item_1", payload: str = CHUNK) -> str:
     return json.dumps(
         {
             "type": "response.output_audio.delta",
@@ -66,14 +67,14 @@ def test_model_audio_goes_to_twilio_unchanged_with_a_mark() -> None:
     wire = Wire()
     bridge = wire.bridge()
     bridge.from_openai(delta())
-    assert wire.twilio[0] == {"event": "media", "streamSid": "MZ1", "media": {"payload": FRAME}}
+    assert wire.twilio[0] == {"event": "media", "streamSid": "MZ1", "media": {"payload": CHUNK}}
     assert wire.twilio[1]["event"] == "mark" and wire.twilio[1]["streamSid"] == "MZ1"
 
 
 def test_barge_in_clears_twilio_and_truncates_at_the_heard_position() -> None:
     wire = Wire()
     bridge = wire.bridge()
-    for _ in range(3):  # 60 ms of answer sent
+    for _ in range(3):  # 300 ms of answer sent
         bridge.from_openai(delta())
     marks = [m["mark"]["name"] for m in wire.twilio if m["event"] == "mark"]
     bridge.from_twilio(
@@ -85,7 +86,7 @@ def test_barge_in_clears_twilio_and_truncates_at_the_heard_position() -> None:
         "type": "conversation.item.truncate",
         "item_id": "item_1",
         "content_index": 0,
-        "audio_end_ms": 20,
+        "audio_end_ms": 100,
     }
 
 
@@ -126,3 +127,13 @@ def test_frames_that_are_not_base64_are_dropped() -> None:
     bridge.from_twilio(media(0, payload='abc","type":"response.create'))
     bridge.from_openai(delta(payload='x"}'))
     assert wire.openai == [] and wire.twilio == []
+
+
+def test_small_deltas_share_a_mark_and_the_tail_is_marked_at_the_end() -> None:
+    wire = Wire()
+    bridge = wire.bridge()
+    for _ in range(7):  # 140 ms in 20 ms deltas: one mark at 100 ms
+        bridge.from_openai(delta(payload=FRAME))
+    assert [m["event"] for m in wire.twilio].count("mark") == 1
+    bridge.from_openai(json.dumps({"type": "response.output_audio.done", "item_id": "item_1"}))
+    assert [m["event"] for m in wire.twilio].count("mark") == 2

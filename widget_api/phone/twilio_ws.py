@@ -146,6 +146,7 @@ class _PhoneCall:
         self.page, self.upstream, self.feed = page, upstream, feed
         self.session_id = "tw_" + secrets.token_urlsafe(18)
         self.agent: Any = None
+        self._caller_gone = False
         self._loop = asyncio.get_running_loop()
 
     def started(self, start: dict[str, Any]) -> None:
@@ -164,16 +165,28 @@ class _PhoneCall:
             return
         from widget_api.realtime.calls import registry_for
 
-        registry = registry_for(self.services)
         spec = CallSpec(
             call_id=self.session_id, company=self.company, session_id=self.session_id,
             channel="twilio", max_seconds=self.services.settings.relay_max_session_seconds,
             greet=True, caller_number=_caller(params.get("caller")),
         )  # fmt: skip
-        self.hub.offload(lambda: _record_start(self.services, spec), lambda _f: None)
-        self.agent = registry.start(
-            spec, connect=lambda _call_id: self.feed, hangup=lambda _call_id: self._hang_up()
-        )
+        def begin() -> Any:  # the pool, not the loop: it writes the record, may import the SDK
+            _record_start(self.services, spec)
+            return registry_for(self.services).start(
+                spec, connect=lambda _call_id: self.feed, hangup=lambda _call_id: self._hang_up()
+            )
+
+        self.hub.offload(begin, self._agent_started)
+
+    def _agent_started(self, future: Any) -> None:
+        try:
+            self.agent = future.result()
+        except Exception:
+            log.exception("phone call agent could not start")
+            self.page.close(1011, "call agent failed")
+            return
+        if self._caller_gone:
+            self.twilio_closed()
 
     def latency(self, first_audio_ms: float) -> None:
         from widget_api.crm.latency import record_turn_latency
@@ -191,18 +204,19 @@ class _PhoneCall:
         self._loop.call_soon_threadsafe(self.page.close, 1000, "call ended")
 
     def twilio_closed(self) -> None:
+        self._caller_gone = True
         if self.agent is not None and not self.agent.finished:
-            agent = self.agent
-            self._loop.run_in_executor(None, lambda: agent.end("ended_by_caller", wait=0))
+            self.agent.end("ended_by_caller", wait=0)  # only sets a flag: never blocks
 
     def upstream_closed(self) -> None:
         self.feed.end()
         self.page.close(1000, "upstream closed")
 
     async def finished(self) -> None:
-        if self.agent is not None:
-            agent = self.agent
-            await self._loop.run_in_executor(None, lambda: agent.wait(10.0))
+        """Wait (without holding a thread) for the agent's summary and records."""
+        deadline = self._loop.time() + 10.0
+        while self.agent is not None and not self.agent.finished and self._loop.time() < deadline:
+            await asyncio.sleep(0.1)
 
 
 def _caller(value: Any) -> str | None:
