@@ -43,6 +43,13 @@ def create_app(
         settings = services.settings
     settings = settings or Settings(**overrides)
     app = Flask(__name__)
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # Addresses (per-address limits) and https (secure cookies) from our own proxies only;
+        # never the Host: the server's origin is configured (WIDGET_PUBLIC_ORIGIN).
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["settings"] = settings
     app.extensions[EXTENSION_KEY] = services or build_services(settings, embedder=embedder)

@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Wrong admin tokens one address may try per window."
     )
     admin_failed_attempts_window_seconds: int = Field(default=600, ge=1)
+    proxy_hops: int = Field(
+        default=0,
+        ge=0,
+        le=5,
+        description="Reverse proxies in front of the server that append X-Forwarded-For and "
+        "X-Forwarded-Proto; client addresses (limits) and https come from them. 0: none.",
+    )
 
     # --- shared state (limits) ---------------------------------------------------------------
     redis_url: str | None = Field(

@@ -143,3 +143,30 @@ def test_the_time_limit_ends_in_text_with_a_notice(
         assert events[-1]["error"]["code"] == "session_expired"
         record = fake.wait_for(lambda f: f.ws_sessions[-1].closed and f.ws_sessions[-1])
         assert record.closed_by == "client"  # the server closed its upstream
+
+
+def _forwarded(base: str, forwarded_for: str) -> str:
+    url = base.replace("http://", "ws://") + "/ws/realtime/acme?mode=voice"
+    headers = {"X-Forwarded-For": forwarded_for}
+    with connect(url, origin=base, open_timeout=10, additional_headers=headers) as ws:
+        events = recv_until(ws, lambda e: e["type"] in ("session.updated", "widget.notice"), 15)
+        return _outcome(events[-1])
+
+
+@pytest.mark.parametrize("hops", [0, 1])
+def test_behind_a_proxy_each_forwarded_visitor_has_an_allowance(
+    served: Callable[..., Any], hops: int
+) -> None:
+    with served(session_rate_per_minute_per_client=1, proxy_hops=hops) as base:
+        first = _forwarded(base, "203.0.113.1")
+        again = _forwarded(base, "198.51.100.7, 203.0.113.1")  # a client-written entry: ignored
+        other = _forwarded(base, "203.0.113.2")
+        headers = {"Origin": base, "X-Forwarded-For": "203.0.113.3"}
+        r = requests.post(
+            base + "/api/realtime/session", json={"companyId": "acme"}, headers=headers, timeout=10
+        )
+    assert (first, again) == ("relayed", "rate_limited")
+    if hops:  # the proxy's X-Forwarded-For names the visitor
+        assert (other, r.status_code) == ("relayed", 200)
+    else:  # no proxy declared: the header is the client's own claim, never trusted
+        assert (other, r.status_code) == ("rate_limited", 429)

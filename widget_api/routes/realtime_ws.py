@@ -15,6 +15,7 @@ from widget_api.companies.models import CompanyConfig
 from widget_api.continuity import resume
 from widget_api.errors import ApiError
 from widget_api.origins import is_origin_allowed
+from widget_api.proxy import client_address
 from widget_api.relay.hub import RelayHub
 from widget_api.relay.serve import Mode, serve_conversation
 from widget_api.routes.widget import conversation_setup
@@ -40,7 +41,8 @@ async def handle(
         return  # the page left during the handshake: nothing spent
     mode: Mode = "text" if request.query.get("mode") == "text" else "voice"
     admission, refusal = await hub.run_blocking(
-        admit_relay, services, company, mode, request.client_host
+        admit_relay, services, company, mode,
+        client_address(request.client_host, request.headers, services.settings.proxy_hops),
     )
     # A resume token from this page's earlier connection continues that conversation.
     resumed = await hub.run_blocking(lambda: resume(
