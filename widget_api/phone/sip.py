@@ -68,6 +68,7 @@ def session_for_sip(services: Services, company: Any) -> dict[str, Any]:
 
 def handle_incoming(services: Services, event: Any) -> SipOutcome:
     """Accept the call for the dialled company (and start its agent), or reject it."""
+    from widget_api.admission import max_conversation_seconds
     from widget_api.crm import record
     from widget_api.realtime.calls import CallSpec, registry_for
 
@@ -90,7 +91,7 @@ def handle_incoming(services: Services, event: Any) -> SipOutcome:
     )  # fmt: skip
     spec = CallSpec(
         call_id=call_id, company=company, session_id=session_id, channel="sip",
-        max_seconds=services.settings.relay_max_session_seconds, greet=True,
+        max_seconds=max_conversation_seconds(company, services.settings), greet=True,
         caller_number=number_from_sip(sip_header(headers, "From")),
     )  # fmt: skip
     registry.start(spec)

@@ -151,6 +151,7 @@ class _PhoneCall:
 
     def started(self, start: dict[str, Any]) -> None:
         """Twilio's `start`: check the stream token, then record the call and start the agent."""
+        from widget_api.admission import max_conversation_seconds
         from widget_api.realtime.calls import CallSpec
 
         params = start.get("customParameters") or {}
@@ -167,7 +168,8 @@ class _PhoneCall:
 
         spec = CallSpec(
             call_id=self.session_id, company=self.company, session_id=self.session_id,
-            channel="twilio", max_seconds=self.services.settings.relay_max_session_seconds,
+            channel="twilio",
+            max_seconds=max_conversation_seconds(self.company, self.services.settings),
             greet=True, caller_number=_caller(params.get("caller")),
         )  # fmt: skip
         def begin() -> Any:  # the pool, not the loop: it writes the record, may import the SDK
