@@ -78,3 +78,18 @@ def test_an_answer_that_admits_not_knowing_is_recognised() -> None:
     assert says_it_does_not_know("Sorry, I don't know whether we support that.")
     assert says_it_does_not_know("I couldn't find that in our documentation.")
     assert not says_it_does_not_know("Yes, SAML single sign-on is in the Enterprise plan.")
+
+
+def test_an_answer_admitting_it_does_not_know_marks_the_question(db: Database) -> None:
+    from sqlalchemy import select
+
+    from widget_api.crm.record import Line, append_lines
+    from widget_api.crm.report_models import Question
+
+    seed.conversation(db, "s1", at(24))
+    seed.question(db, "s1", "Do you have a HIPAA BAA?", at(24), answered=True, score=0.4)
+    append_lines(db, "acme", "s1", [Line("assistant", "Our plans start at 49 dollars.")])
+    answered = select(Question.answered).where(Question.session_id == "s1")
+    assert db.run(lambda s: s.scalar(answered)) is True
+    append_lines(db, "acme", "s1", [Line("assistant", "I'm not sure, I couldn't find that.")])
+    assert db.run(lambda s: s.scalar(answered)) is False

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from widget_api.crm.claims import Claim, add_message_claims, ensure_conversation
@@ -22,6 +22,7 @@ from widget_api.crm.db import Database
 from widget_api.crm.models import Conversation, Lead, utcnow
 from widget_api.crm.qualification import extract_facts
 from widget_api.crm.record_models import TranscriptEntry
+from widget_api.reports.recorder import mark_unanswered, says_it_does_not_know
 
 MAX_LINE_CHARS = 8000
 MAX_URL_CHARS = 2000
@@ -101,6 +102,15 @@ def record_context(
     db.run(work)
 
 
+_INSERT_LINES = insert(TranscriptEntry.__table__)
+_conversations = Conversation.__table__
+_STAMP_TURN = (
+    update(_conversations)
+    .where(_conversations.c.session_id == bindparam("sid"))
+    .values(turns=_conversations.c.turns + bindparam("n"), last_activity_at=bindparam("now", type_=_conversations.c.last_activity_at.type))
+)
+
+
 def append_lines(
     db: Database, company_id: str, session_id: str, lines: Sequence[Line], *,
     count_turns: bool = True,
@@ -116,20 +126,25 @@ def append_lines(
         for line in sorted(lines, key=lambda line: line.at)
     ]
     user_lines = [line.text for line in lines if line.role == "user"]
+    # "I don't know" from the rep: the question before it goes to the unanswered report.
+    admits = any(line.role == "assistant" and says_it_does_not_know(line.text) for line in lines)
     claims = [
         Claim(fact.field, fact.value, fact.evidence)
         for text in user_lines for fact in extract_facts(text)
     ]  # fmt: skip
-    stamp = update(Conversation).where(Conversation.session_id == session_id).values(
-        turns=Conversation.turns + (len(user_lines) if count_turns else 0),
-        last_activity_at=utcnow(),
-    )
+    # Core statements on the session's connection (cached compilation, no ORM bulk path): one
+    # INSERT of the batch and one UPDATE carrying the turn count and the activity stamp, in one
+    # short non-durable transaction.
+    stamp = {"sid": session_id, "n": len(user_lines) if count_turns else 0, "now": utcnow()}
 
     def work(session: Session) -> None:
-        session.execute(insert(TranscriptEntry), rows)
-        session.execute(stamp)
+        connection = session.connection()
+        connection.execute(_INSERT_LINES, rows)
+        connection.execute(_STAMP_TURN, stamp)
         if claims:
             add_message_claims(session, company_id, session_id, claims)
+        if admits:
+            mark_unanswered(session, session_id)
 
     db.run(work, durable=False)
 

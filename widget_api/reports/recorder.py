@@ -96,13 +96,12 @@ def record_question(
         log.exception("could not record a question for %s", company_id)
 
 
-def note_answer(db: Database, *, session_id: str, answer: str) -> bool:
-    """Mark the session's latest question unanswered when the rep said it did not know.
+def mark_unanswered(session: Session, session_id: str) -> bool:
+    """In the caller's transaction: the session's latest question did not get an answer.
 
-    Called with each final assistant message (transcript recording); True when it marked one.
+    The transcript recorder calls it when a final assistant message admits not knowing
+    (`says_it_does_not_know`); True when there was a question to mark.
     """
-    if not says_it_does_not_know(answer):
-        return False
     latest = (
         select(Question.id)
         .where(Question.session_id == session_id)
@@ -111,11 +110,7 @@ def note_answer(db: Database, *, session_id: str, answer: str) -> bool:
         .scalar_subquery()
     )
     stmt = update(Question).where(Question.id == latest).values(answered=False)
-    try:
-        return bool(db.run(lambda s: s.execute(stmt).rowcount))  # type: ignore[attr-defined]
-    except Exception:
-        log.exception("could not mark an unanswered question")
-        return False
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def widget_opened(db: Database, company_id: str, at: datetime | None = None) -> None:
