@@ -8,9 +8,13 @@ JSON object:
 - tool endpoint: latency, the tool's own time (the `Server-Timing: tool;dur=` header) and the
   endpoint's overhead = total - tool, per request, p50/p99 (target: overhead p99 <= 5 ms);
 - 1,000 concurrent `log_lead` requests of which 20 % retry an earlier call id: the database must
-  hold exactly the unique leads and tool calls, and every retry must get the first output.
+  hold exactly the unique leads and tool calls, and every retry must get the first output;
+- the conversation record: storing one turn of transcript (a visitor line and an answer, one
+  batch as the relay and the local engine write it), p50/p99 per turn, sequential and with 8
+  conversations writing at once (target: p99 <= 2 ms on PostgreSQL).
 
     python scripts/bench_api.py [--database-url URL ...] [--requests 400] [--concurrency 16]
+    python scripts/bench_api.py --only transcript [--transcript-turns 2000]
 """
 
 from __future__ import annotations
@@ -328,6 +332,61 @@ def bench_log_lead_retries(
     }
 
 
+def bench_transcript(database_url: str, turns: int, concurrency: int = 8) -> dict[str, Any]:
+    """Per-turn cost of the transcript, as the relay and the local engine write it.
+
+    A turn is two batches (`crm.record.append_lines`): the visitor's line when it arrives (so a
+    log_lead in that turn finds it as evidence; it also counts the turn), then the answer's.
+    The baseline is what a turn cost before the transcript existed: `count_turn`, one UPDATE.
+    In-process against the database; one visitor line in ten states a qualification fact, so
+    the claim path is part of the figure.
+    """
+    from widget_api.crm.conversations import count_turn
+    from widget_api.crm.db import Database
+    from widget_api.crm.record import Line, append_lines, start_or_resume
+
+    db = Database(database_url)
+    run = uuid.uuid4().hex[:6]
+    answer = "Growth is $69 per agent per month, billed yearly; Starter is $29. " * 3
+
+    def conversation(i: int) -> str:
+        session_id = f"bench_{run}_{i}"
+        start_or_resume(db, company_id="acme", session_id=session_id, transport="local-text")
+        return session_id
+
+    def turn(session_id: str, n: int) -> float:
+        said = "We have about 60 agents on Zendesk." if n % 10 == 0 else f"Question {n} on pricing?"
+        started = time.perf_counter()
+        append_lines(db, "acme", session_id, [Line("user", said)])
+        append_lines(db, "acme", session_id, [Line("assistant", answer)], count_turns=False)
+        return (time.perf_counter() - started) * 1000
+
+    def baseline(session_id: str) -> float:
+        started = time.perf_counter()
+        count_turn(db, session_id)
+        return (time.perf_counter() - started) * 1000
+
+    try:
+        for _ in range(20):  # warm the pool and the statement caches
+            turn(conversation(-1), 1)
+        sessions = [conversation(i) for i in range(max(1, turns // 20))]
+        sequential = [turn(sessions[i % len(sessions)], i) for i in range(turns)]
+        before = [baseline(sessions[i % len(sessions)]) for i in range(turns)]
+        concurrent, wall = run_concurrently(
+            turns, concurrency, lambda i: turn(sessions[i % len(sessions)], i)
+        )
+    finally:
+        db.dispose()
+    return {
+        "turns": turns,
+        "lines_per_turn": 2,
+        "sequential_ms": summary(sequential),
+        "baseline_count_turn_only_ms": summary(before),
+        f"concurrent_{concurrency}_ms": summary(concurrent),
+        "concurrent_turns_per_s": round(turns / wall, 1),
+    }
+
+
 # --- databases --------------------------------------------------------------------------------
 
 
@@ -365,8 +424,9 @@ def run_backend(
         floor = bench_http_floor(port, args.requests)
         sessions_result, sessions = bench_sessions(port, args.requests, args.concurrency)
         tools_result = bench_tool(port, sessions[:50], args.requests, args.concurrency)
+        # Spread over every session: each conversation may call log_lead only a few times.
         leads_result = bench_log_lead_retries(
-            port, sessions[:50], url, args.lead_calls, args.retry_share, args.lead_concurrency
+            port, sessions, url, args.lead_calls, args.retry_share, args.lead_concurrency
         )
     return {
         "database": label,
@@ -375,6 +435,7 @@ def run_backend(
         "session_route": sessions_result,
         "tool_endpoint": tools_result,
         "log_lead_with_retries": leads_result,
+        "transcript_per_turn": bench_transcript(url, args.transcript_turns),
     }
 
 
@@ -392,7 +453,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lead-calls", type=int, default=1000)
     parser.add_argument("--retry-share", type=float, default=0.2)
     parser.add_argument("--lead-concurrency", type=int, default=64)
+    parser.add_argument("--transcript-turns", type=int, default=2000)
+    parser.add_argument(
+        "--only", choices=("transcript",), help="run one part only (no server needed)"
+    )
     args = parser.parse_args(argv)
+    if args.only == "transcript":
+        return _transcript_only(args)
 
     from tests.fake_openai import FakeOpenAI
 
@@ -428,6 +495,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
     }
     print(json.dumps(result, indent=2))
+    return 0
+
+
+def _transcript_only(args: argparse.Namespace) -> int:
+    from widget_api.crm.db import Database
+    from widget_api.settings import normalize_database_url
+
+    runs = []
+    with tempfile.TemporaryDirectory(prefix="bench-transcript-") as tmp, postgres_database() as pg:
+        for label, raw in (("sqlite", f"sqlite:///{tmp}/widget.db"), ("postgresql", pg)):
+            url = normalize_database_url(raw)
+            db = Database(url)
+            db.upgrade()
+            db.dispose()
+            runs.append({"database": label, **bench_transcript(url, args.transcript_turns)})
+    pg_p99 = next(r for r in runs if r["database"] == "postgresql")["sequential_ms"]["p99_ms"]
+    print(json.dumps({
+        "benchmark": "api.transcript",
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+                    "load_average_1m": round(os.getloadavg()[0], 2)},
+        "runs": runs,
+        "targets": {"transcript_p99_ms_max": 2.0, "postgresql_sequential_p99_ms": pg_p99,
+                    "target_met": pg_p99 <= 2.0},
+    }, indent=2))  # fmt: skip
     return 0
 
 

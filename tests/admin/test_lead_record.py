@@ -24,7 +24,7 @@ XSS = "<script>alert(1)</script>"
 def lead_id(db: Database) -> int:
     start_or_resume(db, company_id="acme", session_id="s-visitor", transport="local-text")
     record_context(db, "s-visitor", page_url="https://acme-relay.example/pricing",
-                   referrer="https://search.example/?q=helpdesk", privacy_accepted=True)  # fmt: skip
+                   referrer="https://search.example/?q=x", privacy_accepted=True)  # fmt: skip
     record_meeting_link(db, "acme", "s-visitor", None, "https://calendly.com/acme-relay/demo")
     append_lines(db, "acme", "s-visitor", [
         Line("user", "Can I book a demo?"), Line("assistant", "Here's a link to book a meeting."),

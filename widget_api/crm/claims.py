@@ -60,7 +60,7 @@ def ensure_conversation(session: Session, dialect: str, company_id: str, session
     stmt = (
         _insert(dialect)(Conversation)
         .values(session_id=session_id, company_id=company_id, transport="unknown",
-                started_at=now, turns=0, lead_updates=0)  # fmt: skip
+                started_at=now, turns=0, lead_updates=0)
         .on_conflict_do_nothing(index_elements=["session_id"])
     )
     session.execute(stmt)
@@ -247,7 +247,7 @@ def record_meeting_link(
         stmt = (
             update(Lead)
             .where(Lead.company_id == company_id, Lead.email_normalized == normalized,
-                   Lead.meeting_link.is_(None))  # fmt: skip
+                   Lead.meeting_link.is_(None))
             .values(meeting_link=url, updated_at=utcnow())
         )
         return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
@@ -279,7 +279,7 @@ def lead_claims(db: Database, lead_id: int) -> list[ClaimRow]:
         )  # fmt: skip
         return [
             ClaimRow(r.session_id, r.field, r.value, r.evidence, r.source, r.applied,
-                     r.created_at, conflict=getattr(lead, r.field, None) != r.value)  # fmt: skip
+                     r.created_at, conflict=getattr(lead, r.field, None) != r.value)
             for r in rows
         ]
 

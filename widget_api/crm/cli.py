@@ -97,7 +97,9 @@ def _add_privacy_commands(commands: Any) -> None:
     person.add_argument("--company", help="only this company's records")
     person.add_argument("--output", type=Path, help="file to write (default: stdout)")
     purge = commands.add_parser("purge", help="delete conversations and leads past retention")
-    purge.add_argument("--days", type=int, help="retention in days (default: WIDGET_RETENTION_DAYS)")
+    purge.add_argument(
+        "--days", type=int, help="retention in days (default: WIDGET_RETENTION_DAYS)"
+    )
     purge.add_argument("--company", help="only this company's records")
 
 

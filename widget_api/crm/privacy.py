@@ -76,14 +76,14 @@ def export_person(db: Database, company_id: str | None, email: str) -> dict[str,
             "claims": [
                 {"session_id": c.session_id, "field": c.field, "value": c.value,
                  "evidence": c.evidence, "source": c.source, "applied": c.applied,
-                 "created_at": c.created_at.isoformat()}  # fmt: skip
+                 "created_at": c.created_at.isoformat()}
                 for c in claims
             ],
             "conversations": [_record(session, row).as_json() for row in conversations],
             "tool_calls": [
                 {"session_id": t.session_id, "call_id": t.call_id, "name": t.name,
                  "arguments": t.arguments, "output": t.output,
-                 "created_at": t.created_at.isoformat()}  # fmt: skip
+                 "created_at": t.created_at.isoformat()}
                 for t in calls
             ],
         }
@@ -172,7 +172,7 @@ def audit_entries(db: Database, limit: int = 100) -> list[dict[str, Any]]:
     return db.run(
         lambda session: [
             {"company_id": a.company_id, "action": a.action, "counts": json.loads(a.counts),
-             "created_at": a.created_at.isoformat()}  # fmt: skip
+             "created_at": a.created_at.isoformat()}
             for a in session.scalars(stmt)
         ],
         readonly=True,

@@ -107,7 +107,10 @@ _conversations = Conversation.__table__
 _STAMP_TURN = (
     update(_conversations)
     .where(_conversations.c.session_id == bindparam("sid"))
-    .values(turns=_conversations.c.turns + bindparam("n"), last_activity_at=bindparam("now", type_=_conversations.c.last_activity_at.type))
+    .values(
+        turns=_conversations.c.turns + bindparam("n"),
+        last_activity_at=bindparam("now", type_=_conversations.c.last_activity_at.type),
+    )
 )
 
 
@@ -122,7 +125,7 @@ def append_lines(
     rows = [
         {"session_id": session_id, "role": line.role, "text": line.text[:MAX_LINE_CHARS],
          "tool_name": line.tool_name, "tool_call_id": line.tool_call_id,
-         "tool_ok": line.tool_ok, "created_at": line.at}  # fmt: skip
+         "tool_ok": line.tool_ok, "created_at": line.at}
         for line in sorted(lines, key=lambda line: line.at)
     ]
     user_lines = [line.text for line in lines if line.role == "user"]
@@ -246,7 +249,7 @@ class ConversationRecord:
         data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
         data["transcript"] = [
             {"role": t.role, "text": t.text, "tool_name": t.tool_name, "tool_ok": t.tool_ok,
-             "at": t.created_at.isoformat()}  # fmt: skip
+             "at": t.created_at.isoformat()}
             for t in self.transcript
         ]
         return data
@@ -342,7 +345,7 @@ class LeadRecord:
             "claims": [
                 {"session_id": c.session_id, "field": c.field, "value": c.value,
                  "evidence": c.evidence, "source": c.source, "applied": c.applied,
-                 "conflict": c.conflict, "created_at": c.created_at.isoformat()}  # fmt: skip
+                 "conflict": c.conflict, "created_at": c.created_at.isoformat()}
                 for c in self.claims
             ],
             "conflicts": self.conflicts,

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from widget_api.continuity import Resumed, issue_resume_token
-from widget_api.crm.conversations import count_turn, end_conversation
+from widget_api.crm.conversations import end_conversation
 from widget_api.crm.db import Database
 from widget_api.crm.models import utcnow
 from widget_api.crm.record import (
@@ -46,7 +46,8 @@ class CrmConversationLog:
                         transport=transport, language=self._language)  # fmt: skip
 
     def turn(self) -> None:
-        count_turn(self._db, self._session_id)
+        # Counted with the transcript (CrmRecorder.flush): one write per turn, not two.
+        return None
 
     def ended(self) -> None:
         end_conversation(self._db, self._session_id)
@@ -131,7 +132,7 @@ class CrmRecorder:
         with self._lock:
             lines, self._lines = self._lines, []
         if lines:
-            append_lines(self._db, self._company_id, self._session_id, lines, count_turns=False)
+            append_lines(self._db, self._company_id, self._session_id, lines)
 
     def close(self, reason: str) -> None:
         self.flush()

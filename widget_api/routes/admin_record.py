@@ -97,7 +97,8 @@ def page_export_person(company_id: str) -> Response:
 def page_forget_person(company_id: str) -> Any:
     """The page's forget form; back to the listing afterwards."""
     admin._page_form_auth(company_id)
-    forget_person(admin._services().db, company_id, _person({"email": request.form.get("email")}).email)
+    person = _person({"email": request.form.get("email")})
+    forget_person(admin._services().db, company_id, person.email)
     return redirect(url_for("admin.page", company_id=company_id, forgotten=1), code=303)
 
 
