@@ -143,7 +143,11 @@ def open_knowledge_base(settings: KnowledgeSettings) -> KnowledgeBase:
 def _load_model(settings: KnowledgeSettings) -> Embedder:
     from knowledge.embedding import load_embedder
 
-    return load_embedder(settings.embedding_model_path)
+    return load_embedder(
+        settings.embedding_model_path,
+        backend=settings.embedding_backend,
+        cache_dir=settings.data_dir / "models",
+    )
 
 
 class LazyEmbedder:

@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from knowledge.embedding import Backend
+
 
 def bundled_companies_dir() -> Path:
     """`widget_api/demo_companies`, found without importing the web app."""
@@ -35,6 +37,7 @@ class KnowledgeSettings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = 8000
     embedding_model_path: Path | None = None
+    embedding_backend: Backend = "onnx"
 
     @property
     def effective_chroma_path(self) -> Path:

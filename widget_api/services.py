@@ -69,7 +69,11 @@ def build_services(
         env=os.environ if env is None else env,
         secrets_dir=settings.data_dir,
     )
-    embedder = embedder or load_embedder(settings.embedding_model_path)
+    embedder = embedder or load_embedder(
+        settings.embedding_model_path,
+        backend=settings.embedding_backend,
+        cache_dir=settings.data_dir / "models",
+    )
     knowledge = KnowledgeBase(
         KnowledgeConfig(
             chroma_path=settings.effective_chroma_path,

