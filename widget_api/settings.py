@@ -148,7 +148,7 @@ class Settings(BaseSettings):
         default=1,
         ge=1,
         le=32,
-        description="gunicorn worker processes; rate limits and relay state are per process.",
+        description="gunicorn worker processes; set REDIS_URL so they share the limits.",
     )
     server_threads: int = Field(
         default=64,
