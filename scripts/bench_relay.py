@@ -234,6 +234,8 @@ def _start_server(
         "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
         "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
         "WIDGET_VOICE_MINUTES_PER_DAY_PER_COMPANY": "100000000",
+        # Every session comes from this one address: no per-address connection cap.
+        "WIDGET_SERVER_MAX_CONNECTIONS_PER_CLIENT": "0",
     }
     env.pop("DATABASE_URL", None)
     exe = Path(sys.executable).parent / "widget-api"
@@ -269,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0, help="streaming time per phase")
-    parser.add_argument("--threads", type=int, default=0, help="threads per worker (default n+32)")
+    parser.add_argument("--threads", type=int, default=64, help="HTTP threads per worker "
+                        "(WebSockets hold none)")
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
     args = parser.parse_args(argv)
     try:
@@ -282,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as data_dir:
-        threads = args.threads or args.sessions + 32
+        threads = args.threads
         server = _start_server(fake, port, threads, args.workers, data_dir)
         try:
             _wait_ready(base, server)

@@ -28,6 +28,7 @@ def settings_for(data_dir: Path, database_url: str, **overrides: Any) -> Setting
         "session_rate_per_minute_per_client": 1_000_000,
         "session_rate_per_minute_per_company": 1_000_000,
         "session_daily_cap_per_company": 1_000_000,
+        "server_max_connections_per_client": 0,  # every client is 127.0.0.1
         **overrides,
     }
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

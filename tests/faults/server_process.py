@@ -23,7 +23,7 @@ STOP_GRACE_SECONDS = 2.0
 
 
 class ServerProcess:
-    """gunicorn master + one gthread worker; `worker_pid` is where requests run."""
+    """gunicorn master + one uvicorn worker; `worker_pid` is where requests run."""
 
     def __init__(self, data_dir: Path, database_url: str, env: dict[str, str] | None = None,
                  *, threads: int = 64) -> None:  # fmt: skip
@@ -41,6 +41,7 @@ class ServerProcess:
             "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
             "WIDGET_LOG_LEVEL": "WARNING",
             "WIDGET_SERVER_THREADS": str(threads),
+            "WIDGET_SERVER_MAX_CONNECTIONS_PER_CLIENT": "0",  # every client is 127.0.0.1
             **(env or {}),
         }
         self.threads = threads
