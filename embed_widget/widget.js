@@ -4,6 +4,8 @@
 (function () {
   "use strict";
   var cfg = JSON.parse(document.getElementById("widget-config").textContent);
+  // Event names and fields come from protocol.js, generated from widget_api/protocol.py.
+  var EV = window.WIDGET_PROTOCOL.events;
   var $ = function (id) { return document.getElementById(id); };
   var root = document.querySelector(".w"), log = $("w-log"), statusEl = $("w-status");
   var statusText = $("w-status-text"), micBtn = $("w-mic"), micLabel = $("w-mic-label");
@@ -41,7 +43,7 @@
   function store(key, value) { try { sessionStorage.setItem(key, value); } catch (e) { /* private mode */ } }
   function privacyAccepted() { return !(cfg.privacy && cfg.privacy.notice) || stored(CONSENT_KEY) === "1"; }
   function contextEvent() {
-    return { type: "widget.context", page_url: hostPage.page_url, referrer: hostPage.referrer,
+    return { type: EV.CONTEXT, page_url: hostPage.page_url, referrer: hostPage.referrer,
              privacy_accepted: privacyAccepted() };
   }
   function sendContext(c) { c.send(contextEvent()); }
@@ -98,14 +100,9 @@
     c.appendChild(el("h2", null, title));
     return c;
   }
-  function hitsOf(result) {
-    var keys = ["passages", "results", "hits", "chunks"];
-    for (var i = 0; i < keys.length; i++) if (Array.isArray(result[keys[i]])) return result[keys[i]];
-    return [];
-  }
   var CARDS = {
     search_knowledge: function (ev, r) {
-      var list = ev.sources || hitsOf(r), seen = {}, ul = el("ul");
+      var list = ev.sources || r.passages || [], seen = {}, ul = el("ul");
       list.forEach(function (s) {
         var t = s.title || s.source || "Document";
         if (seen[t]) return;
@@ -121,7 +118,7 @@
       return c;
     },
     get_demo_clip: function (ev, r) {
-      var clip = r.clip || r, url = clip.video_url && safeUrl(clip.video_url);
+      var clip = r.clip || {}, url = clip.video_url && safeUrl(clip.video_url);
       if (!url) return null;
       var c = card("clip", "Demo clip");
       c.appendChild(el("strong", null, clip.title || "Demo"));
@@ -145,7 +142,7 @@
     },
     log_lead: function (ev, r) {
       var c = card("lead", "Details saved");
-      var email = r.email || (r.lead && r.lead.email);
+      var email = r.email;
       c.appendChild(el("p", null, "\u2713 Thanks! Our team will follow up" + (email ? " at " + email : "") + "."));
       return c;
     }
@@ -167,9 +164,9 @@
     var t = ev.type;
     if (t === "session.created" || t === "session.updated") {
       if (conv && conv.mode === "voice") setState("listening"); else setState("idle", "Online \u00b7 text");
-    } else if (t === "widget.session") {
+    } else if (t === EV.SESSION) {
       if (typeof ev.resume_token === "string") store(TOKEN_KEY, ev.resume_token);
-    } else if (t === "widget.notice") {
+    } else if (t === EV.NOTICE) {
       if (ev.mode === "text") switchToText();
       if (ev.message) note(ev.message);
     } else if (t === "input_audio_buffer.speech_started") {
@@ -210,9 +207,9 @@
       bubble("a-" + ev.item_id, "agent", ev.text || "");
       flushCards();
       speak(ev.text);
-    } else if (t === "widget.tool_call") {
+    } else if (t === EV.TOOL_CALL) {
       setState("thinking", "Looking that up\u2026");
-    } else if (t === "widget.tool_result") {
+    } else if (t === EV.TOOL_RESULT) {
       showToolResult(ev);
     } else if (t === "response.output_item.done") {
       if (conv && conv.onItemDone) conv.onItemDone(ev.item || {});
@@ -324,7 +321,7 @@
       var m = e.data;
       if (m.type !== "pos") return;
       c.playing = !m.drained;
-      c.send({ type: "widget.playback", item_id: m.item, played_ms: m.played_ms, drained: m.drained });
+      c.send({ type: EV.PLAYBACK, item_id: m.item, played_ms: m.played_ms, drained: m.drained });
       if (m.drained && !c.responseActive && conv === c) setState("listening");
     };
     c.play = function (item, b64) {

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from widget_api import protocol
 from widget_api.local_engine.answers import Encoder, extract_answer, hits_from_result
 from widget_api.local_engine.contact import Contact, extract_contact
 from widget_api.local_engine.intents import Intent, classify
@@ -111,44 +112,43 @@ class LocalEngine:
         self._say(emit, reply, response_id=response_id)
 
     # --- tools -----------------------------------------------------------------------------
-    def _tool(self, emit: Emit, name: str, args: dict[str, Any]) -> ToolOutcomeLike:
+    def _tool(
+        self, emit: Emit, name: str, args: dict[str, Any]
+    ) -> tuple[str, ToolOutcomeLike]:
         call_id = f"local_{uuid.uuid4().hex[:12]}"
-        emit(_event("widget.tool_call", name=name, call_id=call_id))
-        outcome = self._run_tool(call_id, name, json.dumps(args))
-        return outcome
+        emit(_stamped(protocol.dump(protocol.WidgetToolCall(call_id=call_id, name=name))))
+        return call_id, self._run_tool(call_id, name, json.dumps(args))
 
-    def _tool_result(self, emit: Emit, outcome: ToolOutcomeLike, **extra: Any) -> None:
-        emit(
-            _event(
-                "widget.tool_result",
-                name=outcome.name,
-                ok=outcome.ok,
-                error_code=outcome.error_code,
-                result=outcome.result,
-                **extra,
-            )  # fmt: skip
-        )
+    def _tool_result(
+        self, emit: Emit, call_id: str, outcome: ToolOutcomeLike,
+        sources: list[protocol.Source] | None = None,
+    ) -> None:  # fmt: skip
+        event = protocol.tool_result(call_id, outcome.name, ok=outcome.ok,
+                                     error_code=outcome.error_code, result=outcome.result,
+                                     sources=sources)  # fmt: skip
+        emit(_stamped(event))
 
     def _answer_question(self, text: str, emit: Emit) -> list[str]:
         self._topics.append(text[:200])
-        outcome = self._tool(emit, "search_knowledge", {"query": text, "top_k": 4})
+        call_id, outcome = self._tool(emit, "search_knowledge", {"query": text, "top_k": 4})
         if not outcome.ok:
-            self._tool_result(emit, outcome)
+            self._tool_result(emit, call_id, outcome)
             return ["I can't reach our documentation right now. Please try again in a moment."]
         answer = extract_answer(text, hits_from_result(outcome.result), self._encoder)
         if not answer.sentences:
-            self._tool_result(emit, outcome, sources=[])
+            self._tool_result(emit, call_id, outcome, sources=[])
             return [
                 "I couldn't find that in our documentation, and I'd rather not guess. "
                 "If you leave your name and email, someone from sales will answer it."
             ]
-        sources = [{"title": s.title, "url": s.url, "source": s.source} for s in answer.sources]
-        self._tool_result(emit, outcome, sources=sources)
+        sources = [protocol.Source(title=s.title, url=s.url, source=s.source)
+                   for s in answer.sources]  # fmt: skip
+        self._tool_result(emit, call_id, outcome, sources=sources)
         return answer.lines()
 
     def _show_clip(self, text: str, emit: Emit) -> list[str]:
-        outcome = self._tool(emit, "get_demo_clip", {"topic": text})
-        self._tool_result(emit, outcome)
+        call_id, outcome = self._tool(emit, "get_demo_clip", {"topic": text})
+        self._tool_result(emit, call_id, outcome)
         clip = outcome.result.get("clip") if outcome.ok else None
         title = (clip or outcome.result).get("title") if outcome.ok else None
         if not title:
@@ -159,8 +159,8 @@ class LocalEngine:
         args = {
             k: v for k, v in (("name", self._contact.name), ("email", self._contact.email)) if v
         }
-        outcome = self._tool(emit, "create_meeting_link", args)
-        self._tool_result(emit, outcome)
+        call_id, outcome = self._tool(emit, "create_meeting_link", args)
+        self._tool_result(emit, call_id, outcome)
         if not outcome.ok:
             return ["I couldn't create a booking link just now; please try again shortly."]
         line = "Here's a link to book a meeting with our team."
@@ -181,8 +181,8 @@ class LocalEngine:
         args: dict[str, Any] = {"name": contact.name, "email": contact.email, "interest": interest}
         if contact.company:
             args["company"] = contact.company
-        outcome = self._tool(emit, "log_lead", args)
-        self._tool_result(emit, outcome)
+        call_id, outcome = self._tool(emit, "log_lead", args)
+        self._tool_result(emit, call_id, outcome)
         if not outcome.ok:
             if outcome.error_code == "lead_email_invalid":
                 self._contact = Contact(name=contact.name, company=contact.company)
@@ -228,7 +228,12 @@ class LocalEngine:
 
 
 def _event(kind: str, **fields: Any) -> dict[str, Any]:
-    return {"type": kind, "event_id": f"event_{uuid.uuid4().hex[:16]}", **fields}
+    return _stamped({"type": kind, **fields})
+
+
+def _stamped(event: dict[str, Any]) -> dict[str, Any]:
+    """The event with an `event_id`, like every server event of the Realtime API."""
+    return {**event, "event_id": f"event_{uuid.uuid4().hex[:16]}"}
 
 
 def _response(status: str, response_id: str) -> dict[str, Any]:

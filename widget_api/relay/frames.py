@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from widget_api.errors import CATALOGUE
+
 # The top-level "type" is the first key in every frame our page and OpenAI produce. Only a
 # match naming an audio event takes the fast path, so a nested "type" (e.g. an item's
 # "function_call") can never be mistaken for one: such frames fall through to json.loads.
@@ -64,8 +66,9 @@ def dumps(event: dict[str, Any]) -> str:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
-def error_event(code: str, message: str) -> dict[str, Any]:
-    """An `error` server event in the GA shape, carrying a catalogue code."""
+def error_event(code: str) -> dict[str, Any]:
+    """An `error` server event in the GA shape: a catalogue code with the catalogue's message."""
+    message = CATALOGUE[code].message
     return {
         "type": "error",
         "error": {"type": "relay_error", "code": code, "message": message, "param": None},

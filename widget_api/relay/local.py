@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from widget_api import protocol
 from widget_api.local_engine import LocalEngine
 from widget_api.relay import frames
 from widget_api.relay.client_events import user_text
@@ -79,8 +80,7 @@ class LocalSession:
             self._engine.restore(self._recorder.history, self._recorder.contact)
         elif self._reason != "realtime_unavailable":
             message = self._engine.introduction()
-        self._send({"type": "widget.notice", "mode": "text", "code": self._reason,
-                    "message": message})  # fmt: skip
+        self._send(protocol.dump(protocol.WidgetNotice(code=self._reason, message=message)))
         self._arm_timer()
 
     def _on_done(self, done: asyncio.Future[str]) -> None:
@@ -102,16 +102,16 @@ class LocalSession:
             return
         now, limits = self._clock(), self._limits
         if now - self._started_at > limits.max_session_seconds:
-            return self._finish("session_expired", "The conversation reached its time limit.")
+            return self._finish("session_expired")
         if self._answering:
             self._last_activity = now  # an answer in progress is activity
         elif now - self._last_activity > limits.idle_timeout_seconds:
-            return self._finish("session_idle", "The conversation was idle too long.")
+            return self._finish("session_idle")
         self._arm_timer()
 
-    def _finish(self, code: str, message: str) -> None:
+    def _finish(self, code: str) -> None:
         log.info("local session ends: %s", code)
-        self._send(frames.error_event(code, message))
+        self._send(frames.error_event(code))
         self._page.close(1000, code)
         self.done.set_result(code)
 
@@ -128,7 +128,7 @@ class LocalSession:
         if self.done.done():
             return
         if isinstance(frame, bytes) or len(frame) > self._limits.max_client_frame:
-            self._send(frames.error_event("event_not_allowed", "Unsupported frame."))
+            self._send(frames.error_event("event_not_allowed"))
             return
         if frames.peek_type(frame) in _IGNORED:
             return
@@ -140,14 +140,14 @@ class LocalSession:
         if kind == "conversation.item.create" and event is not None:
             text = user_text(event)
             if text is None or len(text) > self._limits.max_text_chars:
-                self._send(frames.error_event("event_not_allowed", "Unsupported message."))
+                self._send(frames.error_event("event_not_allowed"))
                 return
             self._pending = text
         elif kind == "response.create":
             self._answer_requested = True
             self._answer_next()
         else:
-            self._send(frames.error_event("event_not_allowed", "Unsupported event."))
+            self._send(frames.error_event("event_not_allowed"))
             return
         self._last_activity = self._clock()
 
@@ -184,7 +184,7 @@ class LocalSession:
         self._last_activity = self._clock()
         if future.exception() is not None:
             log.error("local engine failed", exc_info=future.exception())
-            self._send(frames.error_event("internal_error", "Something went wrong on our side."))
+            self._send(frames.error_event("internal_error"))
         if not self.done.done():
             self._answer_next()
 

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from widget_api import protocol
 from widget_api.relay import frames
 from widget_api.relay.client_events import sanitize_client_event
 from widget_api.relay.contracts import (
@@ -116,19 +117,19 @@ class RelaySession:
             return
         now, limits = self._clock(), self._limits
         if now - self._started_at > limits.max_session_seconds:
-            return self._finish("session_expired", "The conversation reached its time limit.")
+            return self._finish("session_expired")
         if now - self._last_activity > limits.idle_timeout_seconds:
-            return self._finish("session_idle", "The conversation was idle too long.")
+            return self._finish("session_idle")
         self._loop.call_later(limits.poll_seconds, self._check_caps)
 
-    def _finish(self, code: str, message: str) -> None:
+    def _finish(self, code: str) -> None:
         """Tell the page why the conversation ends, then end it (both sides)."""
         if self.done.done():
             return
         log.info("relay ends: %s", code)
         if code == "session_expired":  # a spent budget, not a failure: the page goes on in text
-            self._send_page({"type": "widget.notice", "mode": "text", "code": code})
-        self._page.send(frames.dumps(frames.error_event(code, message)))
+            self._send_page(protocol.dump(protocol.WidgetNotice(code=code)))
+        self._page.send(frames.dumps(frames.error_event(code)))
         self._page.close(1000, code)
         self._close_upstream(summarize=code != "upstream_error")
         self.done.set_result(code)
@@ -172,14 +173,14 @@ class RelaySession:
             self._offload(lambda: self._recorder.summary(text), _ignore)
         self._upstream.close()
     def on_upstream_closed(self) -> None:
-        self._finish("upstream_error", "The voice service ended the conversation.")
+        self._finish("upstream_error")
 
     # --- page → OpenAI ----------------------------------------------------------------------
     def on_page_frame(self, frame: str | bytes) -> None:
         if self.done.done():
             return
         if isinstance(frame, bytes) or len(frame) > self._limits.max_client_frame:
-            self._send_page(frames.error_event("event_not_allowed", "Unsupported frame."))
+            self._send_page(frames.error_event("event_not_allowed"))
         elif frames.peek_type(frame) == frames.CLIENT_AUDIO:
             self._upstream.send(frame)
         else:
@@ -196,7 +197,7 @@ class RelaySession:
             return
         clean = sanitize_client_event(event, self._limits.max_text_chars)
         if clean is None:
-            self._send_page(frames.error_event("event_not_allowed", "Unsupported event."))
+            self._send_page(frames.error_event("event_not_allowed"))
             return
         self._last_activity = self._clock()
         if clean["type"] == "conversation.item.create":
@@ -289,7 +290,7 @@ class RelaySession:
         call_id, name = str(item.get("call_id") or ""), str(item.get("name") or "")
         arguments = item.get("arguments")
         arguments = arguments if isinstance(arguments, str) else "{}"
-        self._send_page({"type": "widget.tool_call", "name": name, "call_id": call_id})
+        self._send_page(protocol.dump(protocol.WidgetToolCall(call_id=call_id, name=name)))
         self._tool_args[call_id] = arguments
         self._offload(
             lambda: self._run_tool(call_id, name, arguments),
@@ -306,12 +307,15 @@ class RelaySession:
         except Exception:  # run_tool turns every failure into an outcome; this is a bug
             log.exception("tool %s raised", name)
             output = json.dumps({"error": {"code": "internal_error"}})
-            card = {"name": name, "ok": False, "error_code": "internal_error", "result": {}}
+            card = protocol.tool_result(call_id, name, ok=False, error_code="internal_error",
+                                        result={})  # fmt: skip
         else:
             output = outcome.output
-            card = {"name": outcome.name, "ok": outcome.ok, "error_code": outcome.error_code,
-                    "result": outcome.result}  # fmt: skip
-        self._send_page({"type": "widget.tool_result", "call_id": call_id, **card})
+            card = protocol.tool_result(
+                call_id, outcome.name, ok=outcome.ok, error_code=outcome.error_code,
+                result=outcome.result,
+            )  # fmt: skip
+        self._send_page(card)
         self._recorder.tool(call_id, name, self._tool_args.pop(call_id, "{}"), output,
                             bool(card["ok"]))  # fmt: skip
         self._pending_outputs.append(

@@ -31,7 +31,7 @@ MAX_TEXT_CHARS = 2000
 # `embed_widget` ships as package data, so the installed package serves the same files.
 ASSET_DIR = Path(str(resources.files("embed_widget")))
 _TYPES = {".js": "text/javascript", ".css": "text/css", ".html": "text/html"}
-SERVED = ("embed.js", "widget.js", "widget.css", "audio-worklet.js")
+SERVED = ("embed.js", "widget.js", "widget.css", "audio-worklet.js", "protocol.js")
 
 
 @dataclass(frozen=True)
@@ -139,6 +139,7 @@ def render_widget_page(
         initial=escape(company.display_name[:1].upper()),
         css_url=escape(assets.url("widget.css")),
         js_url=escape(assets.url("widget.js")),
+        protocol_url=escape(assets.url("protocol.js")),
         config=_script_json(config),
     )
 
