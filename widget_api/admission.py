@@ -109,7 +109,11 @@ class VoiceMinutes:
     def refunder(self, company_id: str, day: int | None = None) -> Callable[[int], None]:
         """Gives seconds back to the day they were reserved on (not to a later one)."""
         key = self._key(company_id, self._clock() if day is None else day * _DAY)
-        return lambda seconds: self._store.add(key, -seconds, 2 * _DAY) and None
+
+        def refund(seconds: int) -> None:
+            self._store.add(key, -seconds, 2 * _DAY)
+
+        return refund
 
     def today(self) -> int:
         return int(self._clock() // _DAY)

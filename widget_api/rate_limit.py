@@ -43,16 +43,18 @@ class LimitStore:
     """The process's limit storage and its moving-window strategy."""
 
     def __init__(self, redis_url: str | None = None, *, key_prefix: str = "widget") -> None:
-        if redis_url:
-            self.storage: Storage = storage_from_string(
+        storage: object = MemoryStorage(wrap_exceptions=True)
+        if redis_url:  # redis://, rediss://, redis+sentinel://… as `limits` reads them
+            storage = storage_from_string(
                 redis_url,
                 key_prefix=key_prefix,
                 wrap_exceptions=True,
                 socket_timeout=REDIS_TIMEOUT_SECONDS,
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
             )
-        else:
-            self.storage = MemoryStorage(wrap_exceptions=True)
+        if not isinstance(storage, Storage):
+            raise ValueError("REDIS_URL must name a synchronous storage (not async+…)")
+        self.storage: Storage = storage
         self.shared = bool(redis_url)
         self._window = MovingWindowRateLimiter(self.storage)
 
