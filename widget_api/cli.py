@@ -13,11 +13,13 @@ from widget_api.settings import Settings
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="widget-api", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="run the server (gunicorn, gthread workers)")
+    serve = commands.add_parser("serve", help="run the server (gunicorn + uvicorn workers)")
     serve.add_argument("--host", help="interface to bind (default: settings, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: settings, 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
-    serve.add_argument("--threads", type=int, help="threads per worker (default 64)")
+    serve.add_argument(
+        "--threads", type=int, help="HTTP request threads per worker (default 64)"
+    )
     commands.add_parser("check-config", help="validate every company config and exit")
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     return parser

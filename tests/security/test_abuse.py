@@ -188,7 +188,7 @@ def test_relay_closes_on_frames_over_its_size_limit(sec_shared_server: str) -> N
     url = sec_shared_server.replace("http://", "ws://") + f"/ws/realtime/{A}?mode=text"
     with connect(url, origin=site_origin(A), open_timeout=5, max_size=None) as ws:  # type: ignore[arg-type]
         ws.recv(timeout=10)
-        ws.send("x" * (2 * 1024 * 1024))  # twice the relay's 1 MB cap
+        ws.send("x" * (2 * 1024 * 1024))  # far over the 256 KB message cap (close 1009)
         with pytest.raises(ConnectionClosed):
             for _ in range(50):
                 ws.recv(timeout=10)
