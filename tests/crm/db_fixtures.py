@@ -25,7 +25,7 @@ TABLES = (
     "tool_calls", "conversations", "lead_claims", "transcript_entries", "privacy_audit", "leads",
     # webhook outbox and reports (issue 10)
     "webhook_deliveries", "outbox_events", "report_questions", "report_question_vectors",
-    "report_meeting_links", "report_bookings", "report_daily_counters",
+    "report_meeting_links", "report_bookings", "report_daily_counters", "report_day_cache",
     # per-turn latency (issue 12)
     "turn_latencies",
 )  # fmt: skip

@@ -19,7 +19,7 @@ CRM_TABLES = {
     "leads", "conversations", "tool_calls", "lead_claims", "transcript_entries", "privacy_audit",
     # webhook outbox and reports (issue 10)
     "outbox_events", "webhook_deliveries", "report_questions", "report_question_vectors",
-    "report_meeting_links", "report_bookings", "report_daily_counters",
+    "report_meeting_links", "report_bookings", "report_daily_counters", "report_day_cache",
     # per-turn latency (issue 12)
     "turn_latencies",
 }  # fmt: skip

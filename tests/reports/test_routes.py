@@ -65,8 +65,8 @@ def test_unanswered_json_and_faq_draft(client: FlaskClient, db: Database) -> Non
 
 
 def test_csv_cells_never_start_a_formula(client: FlaskClient, db: Database) -> None:
-    seed.question(db, "a", '=HYPERLINK("http://x")', at(24), answered=True)
-    text = client.get(f"/api/admin/acme/reports/top-questions.csv?{WINDOW}", headers=AUTH)
+    seed.question(db, "a", '=HYPERLINK("http://x")', at(24), answered=False)
+    text = client.get(f"/api/admin/acme/reports/unanswered.csv?{WINDOW}", headers=AUTH)
     assert "\n'=HYPERLINK" in text.get_data(as_text=True).replace('"', "")
 
 

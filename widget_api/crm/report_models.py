@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Float, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import Boolean, Date, Float, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from widget_api.crm.models import Base, Conversation, utcnow
@@ -20,10 +20,16 @@ class Question(Base):
 
     __tablename__ = "report_questions"
     __table_args__ = (
-        Index("ix_report_questions_company_asked", "company_id", "asked_at"),
-        Index("ix_report_questions_unanswered", "company_id", "answered", "asked_at"),
+        # Covering on PostgreSQL: the top list and the funnel read the index only.
+        Index("ix_report_questions_company_asked", "company_id", "asked_at",
+              postgresql_include=["normalized", "answered", "session_id"]),
+        # Unanswered questions are a small share: a partial index holding what the report reads.
+        Index("ix_report_questions_unanswered", "company_id", "asked_at",
+              postgresql_include=["normalized", "text", "best_score", "closest_title",
+                                  "closest_source"],
+              postgresql_where=text("NOT answered"), sqlite_where=text("NOT answered")),
         Index("ix_report_questions_session", "session_id"),
-    )
+    )  # fmt: skip
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     company_id: Mapped[str] = mapped_column(String(64))
@@ -76,6 +82,19 @@ class Booking(Base):
     session_id: Mapped[str | None] = mapped_column(String(128))
     lead_id: Mapped[int | None] = mapped_column(Integer)
     booked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DayCache(Base):
+    """One report's figures for one settled UTC day (past days do not change), so a report
+    over months reads a row per day instead of rescanning every conversation."""
+
+    __tablename__ = "report_day_cache"
+
+    company_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    report: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    figures: Mapped[str] = mapped_column(Text)  # JSON
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class DailyCounter(Base):

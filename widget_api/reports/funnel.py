@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from widget_api.crm.db import Database
 from widget_api.crm.models import Conversation, Lead
 from widget_api.crm.report_models import Booking, DailyCounter, MeetingLink, Question
+from widget_api.reports.daycache import per_day
 from widget_api.reports.window import ReportQuery, week_of
 
 STAGES = (
@@ -94,15 +95,20 @@ def _as_date(value: Any) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
 
 
+def _compute(session: Session, company_id: str, q: ReportQuery) -> dict[date, dict[str, int]]:
+    counts = _counts(session, company_id, q)
+    return {day: {stage: counts[stage].get(day, 0) for stage in STAGES} for day in q.days()}
+
+
 def funnel(db: Database, company_id: str, q: ReportQuery) -> FunnelReport:
     """Counts per stage for every day (or week) of the window, zeros included."""
-    counts = db.run(lambda s: _counts(s, company_id, q), readonly=True)
+    days = per_day(db, company_id, "funnel", q, lambda s, span: _compute(s, company_id, span))
     buckets: dict[date, dict[str, int]] = {}
     for day in q.days():
         key = week_of(day) if q.period == "week" else day
         bucket = buckets.setdefault(key, dict.fromkeys(STAGES, 0))
         for stage in STAGES:
-            bucket[stage] += counts[stage].get(day, 0)
+            bucket[stage] += days[day].get(stage, 0)
     rows = [FunnelRow(period_start=k, **v) for k, v in sorted(buckets.items())]
     totals = {stage: sum(getattr(r, stage) for r in rows) for stage in STAGES}
     return FunnelReport(period=q.period, since=q.first_day, until=q.last_day, rows=rows,

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from widget_api.crm.db import Database
+from widget_api.reports.daycache import per_day
 from widget_api.reports.funnel import _as_date, _day
 from widget_api.reports.window import ReportQuery
 
@@ -30,7 +31,7 @@ def _table() -> Any:
     return TurnLatency
 
 
-def _rows(session: Session, model: Any, company_id: str, q: ReportQuery) -> list[LatencyRow]:
+def _figures(session: Session, model: Any, company_id: str, q: ReportQuery) -> dict[date, Any]:
     dialect = session.get_bind().dialect.name
     day = _day(model.created_at, dialect)
     where = (model.company_id == company_id, model.created_at >= q.start,
@@ -40,19 +41,17 @@ def _rows(session: Session, model: Any, company_id: str, q: ReportQuery) -> list
             select(day, func.count(),
                    func.percentile_cont(0.5).within_group(model.first_audio_ms),
                    func.percentile_cont(0.95).within_group(model.first_audio_ms))
-            .where(*where).group_by(day).order_by(day)
+            .where(*where).group_by(day)
         )  # fmt: skip
-        return [LatencyRow(day=_as_date(d), turns=int(n), first_audio_p50_ms=round(p50, 1),
-                           first_audio_p95_ms=round(p95, 1))
-                for d, n, p50, p95 in session.execute(stmt).all()]  # fmt: skip
+        return {_as_date(d): {"turns": int(n), "p50": round(p50, 1), "p95": round(p95, 1)}
+                for d, n, p50, p95 in session.execute(stmt).all()}  # fmt: skip
     values: dict[date, list[float]] = {}
     for d, ms in session.execute(select(day, model.first_audio_ms).where(*where)).all():
         values.setdefault(_as_date(d), []).append(float(ms))
-    out = []
-    for d in sorted(values):
-        p50, p95 = np.percentile(np.asarray(values[d]), [50, 95])
-        out.append(LatencyRow(day=d, turns=len(values[d]), first_audio_p50_ms=round(float(p50), 1),
-                              first_audio_p95_ms=round(float(p95), 1)))  # fmt: skip
+    out = {}
+    for d, found in values.items():
+        p50, p95 = np.percentile(np.asarray(found), [50, 95])
+        out[d] = {"turns": len(found), "p50": round(float(p50), 1), "p95": round(float(p95), 1)}
     return out
 
 
@@ -61,4 +60,10 @@ def latency(db: Database, company_id: str, q: ReportQuery) -> list[LatencyRow]:
     model = _table()
     if model is None:
         return []
-    return db.run(lambda s: _rows(s, model, company_id, q), readonly=True)
+    days = per_day(db, company_id, "latency", q,
+                   lambda s, span: _figures(s, model, company_id, span))  # fmt: skip
+    return [
+        LatencyRow(day=d, turns=f["turns"], first_audio_p50_ms=f["p50"],
+                   first_audio_p95_ms=f["p95"])
+        for d, f in sorted(days.items()) if f
+    ]  # fmt: skip

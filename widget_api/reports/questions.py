@@ -56,14 +56,12 @@ class UnansweredReport(BaseModel):
 
 
 def top_questions(db: Database, company_id: str, q: ReportQuery) -> list[TopQuestion]:
-    """The most asked questions (same wording after normalization) in the window."""
+    """The most asked questions (same wording after normalization) in the window.
+
+    Read from the covering index alone (the normalized text, not each original wording).
+    """
     stmt = (
-        select(
-            Question.normalized,
-            func.count(),
-            func.min(Question.text),
-            func.avg(cast(Question.answered, Integer)),
-        )
+        select(Question.normalized, func.count(), func.avg(cast(Question.answered, Integer)))
         .where(
             Question.company_id == company_id,
             Question.asked_at >= q.start,
@@ -75,8 +73,10 @@ def top_questions(db: Database, company_id: str, q: ReportQuery) -> list[TopQues
     )
     rows = db.run(lambda s: s.execute(stmt).all(), readonly=True)
     return [
-        TopQuestion(question=text, count=int(n), answered_share=round(float(share or 0), 3))
-        for _norm, n, text, share in rows
+        TopQuestion(
+            question=_sentence(norm), count=int(n), answered_share=round(float(share or 0), 3)
+        )
+        for norm, n, share in rows
     ]
 
 

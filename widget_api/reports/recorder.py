@@ -24,6 +24,7 @@ from widget_api.crm.models import utcnow
 from widget_api.crm.report_models import (
     Booking,
     DailyCounter,
+    DayCache,
     MeetingLink,
     Question,
     QuestionVector,
@@ -200,6 +201,7 @@ def forget_sessions(session: Session, session_ids: Iterable[str]) -> dict[str, i
     gone = [vector_key(t) for t in texts - still_asked]
     if gone:
         session.execute(delete(QuestionVector).where(QuestionVector.key.in_(gone)))
+    session.execute(delete(DayCache))  # past days' figures changed: recompute on next report
     return counts
 
 

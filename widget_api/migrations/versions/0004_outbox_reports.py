@@ -61,6 +61,15 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "report_day_cache",
+        sa.Column("company_id", sa.String(length=64), nullable=False),
+        sa.Column("report", sa.String(length=32), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("figures", sa.Text(), nullable=False),
+        sa.Column("computed_at", UTC_TIMESTAMP, nullable=False),
+        sa.PrimaryKeyConstraint("company_id", "report", "day", name=op.f("pk_report_day_cache")),
+    )
+    op.create_table(
         "report_daily_counters",
         sa.Column("company_id", sa.String(length=64), nullable=False),
         sa.Column("day", sa.Date(), nullable=False),
@@ -112,13 +121,17 @@ def upgrade() -> None:
         "report_questions",
         ["company_id", "asked_at"],
         unique=False,
+        postgresql_include=["normalized", "answered", "session_id"],
     )
     op.create_index("ix_report_questions_session", "report_questions", ["session_id"], unique=False)
     op.create_index(
         "ix_report_questions_unanswered",
         "report_questions",
-        ["company_id", "answered", "asked_at"],
+        ["company_id", "asked_at"],
         unique=False,
+        postgresql_include=["normalized", "text", "best_score", "closest_title", "closest_source"],
+        postgresql_where=sa.text("NOT answered"),
+        sqlite_where=sa.text("NOT answered"),
     )
     op.create_table(
         "webhook_deliveries",
@@ -185,6 +198,7 @@ def downgrade() -> None:
     op.drop_index("ix_report_meeting_links_company_clicked", table_name="report_meeting_links")
     op.drop_table("report_meeting_links")
     op.drop_table("report_daily_counters")
+    op.drop_table("report_day_cache")
     op.drop_index("ix_report_bookings_company_booked", table_name="report_bookings")
     op.drop_table("report_bookings")
     op.drop_index("ix_outbox_events_session", table_name="outbox_events")
