@@ -11,8 +11,9 @@ from that moment (p50/p99/max).
 reports: `--conversations` generated conversations (default 100,000) over 90 days on
 PostgreSQL, with their questions, leads, clicks, bookings, widget opens and per-turn latency;
 each report (funnel by day and week, top questions, unanswered grouped by meaning, latency)
-runs `--repeats` times over the last 30 and 90 days, after one cold call that embeds the
-unanswered texts. Times are the report functions the routes call.
+runs `--repeats` times over the last 30 and 90 days, after one cold call each (it fills the
+per-day cache of settled days and embeds the unanswered texts; reported apart). Times are the
+report functions the routes call.
 
     .venv/bin/python -m scripts.bench_delivery [--events 10000] [--conversations 100000]
     [--only delivery|reports]
@@ -319,9 +320,13 @@ def run_reports(args: argparse.Namespace) -> dict[str, Any]:
             "30d": ReportQuery(since=today - timedelta(days=29), until=today),
             "90d": ReportQuery(since=today - timedelta(days=89), until=today),
         }
-        t0 = time.monotonic()
-        reports["unanswered"](windows["90d"])
-        out["unanswered_cold_first_call_ms"] = round((time.monotonic() - t0) * 1000, 1)
+        # First calls fill the per-day cache and the question vectors; reported apart.
+        cold = {}
+        for name, run in reports.items():
+            t0 = time.perf_counter()
+            run(windows["90d"])
+            cold[name] = round((time.perf_counter() - t0) * 1000, 1)
+        out["cold_first_call_90d_ms"] = cold
         timings: dict[str, Any] = {}
         for wname, q in windows.items():
             for name, run in reports.items():
