@@ -215,7 +215,8 @@ def tool_call(
         },
         {"Authorization": f"Bearer {session['tool_token']}"},
     )
-    timing = headers.get("Server-Timing", "tool;dur=0")
+    # Header names are case-insensitive (uvicorn sends them lower-case).
+    timing = next((v for k, v in headers.items() if k.lower() == "server-timing"), "tool;dur=0")
     tool_ms = float(timing.split("dur=", 1)[1])
     return status, body, ms, tool_ms
 
