@@ -31,6 +31,18 @@ from .state import STATE, FakeState
 from .validation import InvalidRequest, validate_session
 
 
+class _PhoneLine:
+    """SIP audio leaves over RTP: nothing to keep, but the output buffer events still fire."""
+
+    queued = 0
+
+    def push(self, pcm: bytes) -> None:
+        return None
+
+    def clear(self) -> None:
+        return None
+
+
 class SipCall:
     """A phone call routed to the project: ringing until accepted or rejected."""
 
@@ -46,6 +58,7 @@ class SipCall:
             recorder=state.recorder,
             script=state.script,
             session=effective_session({"type": "realtime"}),
+            audio_sink=_PhoneLine(),
         )
 
     async def _nowhere(self, text: str) -> None:

@@ -191,10 +191,8 @@ class InputAudio:
                     "message": "The audio could not be transcribed.",
                     "param": None,
                 }
-                await self._s.emit(
-                    {"type": "conversation.item.input_audio_transcription.failed", **ids,
-                     "error": error}  # fmt: skip
-                )
+                failed = {"type": "conversation.item.input_audio_transcription.failed", **ids}
+                await self._s.emit({**failed, "error": error})
                 return
             await self._s.emit(
                 {

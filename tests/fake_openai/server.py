@@ -267,13 +267,10 @@ class FakeOpenAI:
         bad_signature: bool = False,
     ) -> tuple[str, int]:  # fmt: skip
         """Ring: a SIP call to `to_number` and its signed webhook to the app; (call_id, status)."""
-        return self._call(  # type: ignore[no-any-return]
-            call_control.ring(
-                self._state, webhook_url, secret, to_number, from_number,
-                bad_signature=bad_signature,
-            ),  # fmt: skip
-            timeout=30,
+        ring = call_control.ring(
+            self._state, webhook_url, secret, to_number, from_number, bad_signature=bad_signature
         )
+        return self._call(ring, timeout=30)  # type: ignore[no-any-return]
 
     def answered_call(self, session: dict[str, Any] | None = None) -> str:
         """A SIP call already accepted with `session` (no webhook): for sideband tests."""

@@ -441,16 +441,14 @@ def validate_response_options(options: Any) -> None:
         "tool_choice": _check_tool_choice,
         "max_output_tokens": _check_max_tokens,
         "prompt": _check_prompt,
+        "reasoning": _check_reasoning,
+        "parallel_tool_calls": _check_bool,
     }
     for key, check in checks.items():
         if key in options:
             check(options[key], f"response.{key}")
     if "conversation" in options:
         _choice(options["conversation"], {"auto", "none"}, "response.conversation")
-    if "reasoning" in options:
-        _check_reasoning(options["reasoning"], "response.reasoning")
-    if "parallel_tool_calls" in options:
-        _check_bool(options["parallel_tool_calls"], "response.parallel_tool_calls")
     if "audio" in options:
         audio = options["audio"]
         _require_type(audio, dict, "response.audio")

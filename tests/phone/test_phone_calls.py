@@ -161,8 +161,11 @@ async def _until(predicate: Any, timeout: float = 10) -> None:
 def test_sip_call_is_accepted_for_the_dialled_company_and_hung_up_at_max_duration(
     phone_fake: FakeOpenAI, phone_base: str, phone_services: Any
 ) -> None:
-    phone_fake.script([Turn(OnResponseCreate(), Say("Acme, Maya speaking.", chunks=2))],
-                      fallback=Say("Short SIP call.", chunks=1))  # fmt: skip
+    phone_fake.script([
+        Turn(OnResponseCreate(), Say("Acme, Maya speaking.", chunks=2)),
+        Turn(OnSpeech("Do you integrate with Zendesk?", min_audio_ms=200),
+             Say("Yes, we do.", chunks=2, delay_s=0.3)),
+    ], fallback=Say("Short SIP call.", chunks=1))  # fmt: skip
     call_id, status = phone_fake.incoming_sip_call(
         phone_base + WEBHOOK_PATH, WEBHOOK_SECRET, to_number=ACME_NUMBER, from_number=CALLER
     )
@@ -175,6 +178,9 @@ def test_sip_call_is_accepted_for_the_dialled_company_and_hung_up_at_max_duratio
         lambda f: next((r for r in f.ws_sessions if r.transport == "sideband"), None)
     )
     assert sideband.call_id == call_id and sideband.auth == "api_key"
+    phone_fake.wait_for(lambda f: next(r for r in f.ws_sessions if r.call_id == call_id
+                                       and r.transport == "sip").responses)  # fmt: skip
+    phone_fake.sip_speak(call_id, 300)  # the caller asks once the greeting is over
     # The rep greets first; the call ends at the company's maximum duration (8 s here).
     hangup = phone_fake.wait_for(
         lambda f: [a for a in f.call_actions if a["action"] == "hangup"], timeout=20
@@ -184,6 +190,9 @@ def test_sip_call_is_accepted_for_the_dialled_company_and_hung_up_at_max_duratio
         lambda f: (c := _conversation(phone_services, transport="sip")) and c.ended_at and c
     )
     assert (row.end_reason, row.summary) == ("max_duration", "Short SIP call.")
+    # Time to first audio as the sideband sees it: end of speech to the output buffer starting.
+    figures = session_latencies(phone_services.db, row.session_id)
+    assert figures and figures[0][0] == "sip" and figures[0][2] >= 300
 
 
 def test_sip_call_to_an_unknown_number_is_rejected(

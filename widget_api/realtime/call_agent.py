@@ -63,6 +63,9 @@ class CallHooks:
     record: Callable[[Sequence[TranscriptLine]], None]
     finish: Callable[[str, str | None], None]  # end reason, summary
     hangup: Callable[[str], None]  # call_id
+    # SIP: time to first audio per turn, as the sideband sees it (VAD end of speech to the
+    # output audio buffer starting). WebRTC calls leave it None: the widget measures it there.
+    first_audio: Callable[[float], None] | None = None
 
 
 @dataclass
@@ -99,6 +102,7 @@ class CallAgent:
         self._lines: list[TranscriptLine] = []
         self._summary_response: str | None = None
         self._summary_text: str | None = None
+        self._speech_stopped_at: float | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -247,6 +251,18 @@ class CallAgent:
         elif text:
             self._lines.append(TranscriptLine("assistant", text))
 
+    def _on_speech_stopped(self, socket: Socket, event: dict[str, Any]) -> None:
+        self._speech_stopped_at = time.perf_counter()
+
+    def _on_audio_started(self, socket: Socket, event: dict[str, Any]) -> None:
+        stopped, self._speech_stopped_at = self._speech_stopped_at, None
+        if stopped is None or self._hooks.first_audio is None:
+            return
+        try:
+            self._hooks.first_audio((time.perf_counter() - stopped) * 1000)
+        except Exception:
+            log.exception("could not record a turn's time to first audio")
+
     def _on_error(self, socket: Socket, event: dict[str, Any]) -> None:
         error = event.get("error") or {}
         log.info("call error event: %s", error.get("code"))
@@ -312,6 +328,8 @@ _HANDLERS: dict[str, Callable[[CallAgent, Socket, dict[str, Any]], None]] = {
     "response.output_audio_transcript.done": CallAgent._on_assistant_text,
     "response.output_text.done": CallAgent._on_assistant_text,
     "error": CallAgent._on_error,
+    "input_audio_buffer.speech_stopped": CallAgent._on_speech_stopped,
+    "output_audio_buffer.started": CallAgent._on_audio_started,
 }
 
 
