@@ -82,9 +82,18 @@ def _role(text: str) -> str | None:
     return words.strip().rstrip(".,;")
 
 
+# "60 agents on Zendesk": a team working on a named tool.
+_TEAM_ON_TOOL = re.compile(
+    rf"\b{_PEOPLE}\s+(?:on|in|using)\s+([A-Z][\w.+\-]*(?:\s+[A-Z][\w.+\-]*)?)"
+)
+
+
 def _tool(text: str) -> str | None:
     match = _TOOL.search(text)
-    return match.group(1).strip().rstrip(".,;") if match else None
+    if match:
+        return match.group(1).strip().rstrip(".,;")
+    match = _TEAM_ON_TOOL.search(text)
+    return match.group(2).strip().rstrip(".,;") if match else None
 
 
 def _timeline(text: str) -> str | None:

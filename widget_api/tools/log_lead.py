@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from widget_api.companies.models import CompanyConfig
 from widget_api.tools.base import RunContext, ToolError
+from widget_api.vocabulary import ToolName
 
-NAME = "log_lead"
+NAME: ToolName = "log_lead"
 DESCRIPTION = (
     "Save the visitor as a sales lead, or update their lead if they share more later. Call it"
     " only after the visitor has told you their name and email address (confirm the email by"
@@ -71,10 +72,13 @@ def customize(schema: dict[str, Any], company: CompanyConfig) -> dict[str, Any]:
 
 def _evidence(ctx: RunContext, given: dict[str, Any]) -> dict[str, str | None]:
     """For each qualification value the model reports, the visitor's own message that said it."""
-    from widget_api.crm.qualification import QUALIFICATION_FIELDS, find_evidence
+    from widget_api.crm.qualification import find_evidence
     from widget_api.crm.record import visitor_lines
 
-    wanted = {f: str(given[f]) for f in QUALIFICATION_FIELDS if given.get(f)}
+    # Interest and notes are the model's own summary: no single message says them.
+    quotable = ("name", "email", "company", "role", "phone", "team_size", "timeline", "budget",
+                "current_tool")  # fmt: skip
+    wanted = {f: str(given[f]) for f in quotable if given.get(f)}
     if not wanted:
         return {}
     said = [text for role, text in visitor_lines(ctx.deps.db, ctx.session_id) if role == "user"]
