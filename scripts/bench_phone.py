@@ -191,6 +191,9 @@ def _start_server(fake: dict[str, Any], port: int, threads: int, data_dir: str) 
         "WIDGET_LOG_LEVEL": "WARNING",
         "HF_HUB_OFFLINE": "1",
         "WIDGET_VOICE_MINUTES_PER_DAY_PER_COMPANY": "100000000",
+        # Every call spends the company's session budget: the benchmark measures the bridge.
+        "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
+        "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
     }
     env.pop("DATABASE_URL", None)
     exe = Path(sys.executable).parent / "widget-api"

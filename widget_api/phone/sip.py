@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SIP_NOT_FOUND = 404
+SIP_BUSY = 486  # the company's voice budget is spent (or its limits are unavailable)
 PHONE_NOTE = (
     " You are on a phone call: keep answers short and spoken, never read out links; offer to "
     "send details by email instead."
@@ -68,7 +69,7 @@ def session_for_sip(services: Services, company: Any) -> dict[str, Any]:
 
 def handle_incoming(services: Services, event: Any) -> SipOutcome:
     """Accept the call for the dialled company (and start its agent), or reject it."""
-    from widget_api.admission import max_conversation_seconds
+    from widget_api.admission import admit, hand_over_to_call
     from widget_api.crm import record
     from widget_api.realtime.calls import CallSpec, registry_for
 
@@ -83,15 +84,22 @@ def handle_incoming(services: Services, event: Any) -> SipOutcome:
         log.info("SIP call to a number no company lists: rejected")
         registry.control.reject(call_id, status_code=SIP_NOT_FOUND)
         return SipOutcome("rejected")
+    try:  # a call spends the company's voice minutes like any voice conversation
+        admission = admit(services, company, f"phone:{call_id}", voice=True)
+    except ApiError as refused:
+        log.info("SIP call for %s refused: %s", company.id, refused.code)
+        registry.control.reject(call_id, status_code=SIP_BUSY)
+        return SipOutcome("rejected")
     registry.control.accept(call_id, session_for_sip(services, company))
     session_id = "sip_" + secrets.token_urlsafe(18)
+    hand_over_to_call(services.rate_limiter.store, session_id, admission)  # settled at the end
     record.start_or_resume(
         services.db, company_id=company.id, session_id=session_id, transport="sip",
         language=company.language,
     )  # fmt: skip
     spec = CallSpec(
         call_id=call_id, company=company, session_id=session_id, channel="sip",
-        max_seconds=max_conversation_seconds(company, services.settings), greet=True,
+        max_seconds=admission.max_seconds, greet=True,
         caller_number=number_from_sip(sip_header(headers, "From")),
     )  # fmt: skip
     registry.start(spec)

@@ -150,10 +150,7 @@ class _PhoneCall:
         self._loop = asyncio.get_running_loop()
 
     def started(self, start: dict[str, Any]) -> None:
-        """Twilio's `start`: check the stream token, then record the call and start the agent."""
-        from widget_api.admission import max_conversation_seconds
-        from widget_api.realtime.calls import CallSpec
-
+        """Twilio's `start`: check the stream token, then admit, record and start the agent."""
         params = start.get("customParameters") or {}
         call_sid = str(start.get("callSid") or "")
         token = self.services.settings.twilio_auth_token
@@ -164,25 +161,35 @@ class _PhoneCall:
             log.warning("twilio stream without a valid stream token; closing")
             self.page.close(CLOSE_POLICY, "stream token invalid")
             return
-        from widget_api.realtime.calls import registry_for
+        caller = _caller(params.get("caller"))
+        self.hub.offload(lambda: self._begin(call_sid, caller), self._agent_started)
 
+    def _begin(self, call_sid: str, caller: str | None) -> Any:
+        """On the pool (budget and record are storage calls; the first call imports the SDK)."""
+        from widget_api.admission import admit, hand_over_to_call
+        from widget_api.realtime.calls import CallSpec, registry_for
+
+        services, company = self.services, self.company
+        # A call spends the company's voice minutes like any voice conversation.
+        admission = admit(services, company, f"phone:{call_sid}", voice=True)
         spec = CallSpec(
-            call_id=self.session_id, company=self.company, session_id=self.session_id,
-            channel="twilio",
-            max_seconds=max_conversation_seconds(self.company, self.services.settings),
-            greet=True, caller_number=_caller(params.get("caller")),
+            call_id=self.session_id, company=company, session_id=self.session_id,
+            channel="twilio", max_seconds=admission.max_seconds, greet=True,
+            caller_number=caller,
         )  # fmt: skip
-        def begin() -> Any:  # the pool, not the loop: it writes the record, may import the SDK
-            _record_start(self.services, spec)
-            return registry_for(self.services).start(
-                spec, connect=lambda _call_id: self.feed, hangup=lambda _call_id: self._hang_up()
-            )
-
-        self.hub.offload(begin, self._agent_started)
+        hand_over_to_call(services.rate_limiter.store, self.session_id, admission)
+        _record_start(services, spec)
+        return registry_for(services).start(
+            spec, connect=lambda _call_id: self.feed, hangup=lambda _call_id: self._hang_up()
+        )
 
     def _agent_started(self, future: Any) -> None:
         try:
             self.agent = future.result()
+        except ApiError as refused:  # budget spent or limits down: Twilio hangs up
+            log.info("twilio call for %s refused: %s", self.company.id, refused.code)
+            self.page.close(1000, refused.code)
+            return
         except Exception:
             log.exception("phone call agent could not start")
             self.page.close(1011, "call agent failed")
