@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -113,9 +114,9 @@ def _wait_both_ready(log: Path, proc: subprocess.Popen[bytes], timeout: float = 
         time.sleep(0.2)
 
 
-def _open(base: str, source: str) -> tuple[ClientConnection, str]:
+def _open(held: ExitStack, base: str, source: str) -> tuple[ClientConnection, str]:
     url = base.replace("http://", "ws://") + "/ws/realtime/acme?mode=voice"
-    ws = connect(url, origin=base, open_timeout=30, source_address=(source, 0))
+    ws = held.enter_context(connect(url, origin=base, open_timeout=30, source_address=(source, 0)))
     first = recv_until(ws, lambda e: e["type"] in ("session.updated", "widget.notice"), 30)[-1]
     return ws, "relayed" if first["type"] == "session.updated" else str(first.get("code"))
 
@@ -123,14 +124,9 @@ def _open(base: str, source: str) -> tuple[ClientConnection, str]:
 def _burst(served: Served, source: str) -> tuple[list[str], list[int]]:
     """Thirty voice sockets, opened one after another and held open: their outcomes and the
     sockets each worker holds. (Opened all at once, one worker's accept loop takes them all.)"""
-    opened: list[tuple[ClientConnection, str]] = []
-    try:
-        for _ in range(SOCKETS):
-            opened.append(_open(served.base, source))
+    with ExitStack() as held:
+        opened = [_open(held, served.base, source) for _ in range(SOCKETS)]
         return [o for _ws, o in opened], [served.page_sockets(w) for w in served.workers()]
-    finally:
-        for ws, _outcome in opened:
-            ws.close()
 
 
 def test_limits_hold_across_two_workers(served: Served, fake: FakeOpenAI) -> None:
