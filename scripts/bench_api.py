@@ -79,15 +79,26 @@ class Client:
         all_headers = {"Content-Type": "application/json", **headers}
         started = time.perf_counter()
         try:
-            self.conn.request("POST", path, body=data, headers=all_headers)
+            response, raw = self._send(path, data, all_headers)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            # The server closed the idle kept-alive connection (its keep-alive timeout) before
+            # this request reached it: once more on a new connection, as browsers do.
+            started = time.perf_counter()
+            response, raw = self._send(path, data, all_headers)
+        elapsed = (time.perf_counter() - started) * 1000
+        return response.status, dict(response.getheaders()), json.loads(raw), elapsed
+
+    def _send(
+        self, path: str, data: bytes, headers: dict[str, str]
+    ) -> tuple[http.client.HTTPResponse, bytes]:
+        try:
+            self.conn.request("POST", path, body=data, headers=headers)
             response = self.conn.getresponse()
-            raw = response.read()
+            return response, response.read()
         except (http.client.HTTPException, OSError):
             self.conn.close()
             self.conn = http.client.HTTPConnection(ORIGIN_HOST, self.port, timeout=30)
             raise
-        elapsed = (time.perf_counter() - started) * 1000
-        return response.status, dict(response.getheaders()), json.loads(raw), elapsed
 
 
 _local = threading.local()
