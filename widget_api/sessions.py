@@ -18,13 +18,17 @@ from widget_api.origins import is_origin_allowed
 from widget_api.realtime.client_secrets import webrtc_calls_url
 from widget_api.realtime.session_config import build_session
 from widget_api.tokens import issue_tool_token
+from widget_api.vocabulary import VOICE_TRANSPORTS, Transport, VoiceTransport
 
 if TYPE_CHECKING:
     from widget_api.services import Services
 
 log = logging.getLogger(__name__)
 
-_TRANSPORTS = {"auto": ["webrtc", "relay"], "webrtc": ["webrtc"], "relay": ["relay"], "text": []}
+# The voice transports each company setting allows, in the order the widget tries them.
+_TRANSPORTS: dict[Transport, list[VoiceTransport]] = {
+    "auto": list(VOICE_TRANSPORTS), "webrtc": ["webrtc"], "relay": ["relay"], "text": []
+}  # fmt: skip
 
 
 def relay_path(company_id: str) -> str:

@@ -27,12 +27,12 @@ from widget_api.realtime.models import (
     DEFAULT_TRANSCRIPTION_MODEL,
     ReasoningEffort,
 )
+from widget_api.vocabulary import Transport
 
 # GA voices (protocol reference §5.3); marin and cedar are OpenAI's recommended ones.
 Voice = Literal[
     "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"
 ]
-Transport = Literal["auto", "webrtc", "relay", "text"]
 # Lead fields a company may make mandatory for `log_lead` (name and email always are).
 LeadField = Literal[
     "name", "email", "company", "role", "phone", "interest", "team_size", "timeline", "budget"

@@ -25,8 +25,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from widget_api.crm.db import Database
 from widget_api.crm.export import leads_to_csv, leads_to_json
 from widget_api.crm.leads import SORT_KEYS, LeadView, get_lead, list_leads, set_status
-from widget_api.crm.models import LEAD_STATUSES
 from widget_api.errors import DomainError
+from widget_api.vocabulary import LEAD_STATUSES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -14,12 +14,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from widget_api.crm.db import Database
-from widget_api.crm.models import LEAD_STATUSES, Lead, utcnow
+from widget_api.crm.models import Lead, utcnow
 from widget_api.delivery import hooks
 from widget_api.errors import ApiError
+from widget_api.vocabulary import LEAD_STATUSES, LeadStatus
 
-Channel = Literal["voice", "text"]
-Status = Literal["new", "contacted", "qualified", "disqualified"]
+Status = LeadStatus  # the name this module has always used
 
 # Columns a returning visitor may update; an empty new value never erases a stored one.
 UPDATABLE_FIELDS = (

@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from widget_api.vocabulary import LEAD_STATUSES
+
 # Stable constraint names, so migrations can drop and alter them on every database.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,7 +32,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-LEAD_STATUSES = ("new", "contacted", "qualified", "disqualified")
 CHANNELS = ("voice", "text")
 TOOL_CALL_STATES = ("pending", "done")
 

@@ -9,7 +9,7 @@ forms also need the CSRF token from that cookie and a same-origin Origin header 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from widget_api.crm import admin_auth
 from widget_api.crm.export import leads_to_csv, leads_to_json
 from widget_api.crm.leads import LeadView, count_leads, get_lead, list_leads, parse_sort, set_status
-from widget_api.crm.models import LEAD_STATUSES
 from widget_api.errors import ApiError
 from widget_api.rate_limit import FailedAttempts
+from widget_api.vocabulary import LEAD_STATUSES, LeadStatus
 
 bp = Blueprint("admin", __name__, template_folder="../templates")
 
@@ -36,7 +36,7 @@ class LeadQuery(BaseModel):
 
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
-    status: Literal["new", "contacted", "qualified", "disqualified"] | None = None
+    status: LeadStatus | None = None
     since: date | None = None
     until: date | None = None
     # No NUL: PostgreSQL text cannot hold one, and no stored value contains it.
@@ -52,7 +52,7 @@ class LeadQuery(BaseModel):
 
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    status: Literal["new", "contacted", "qualified", "disqualified"]
+    status: LeadStatus
 
 
 def _validated(model: type[BaseModel], data: Any) -> Any:

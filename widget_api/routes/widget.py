@@ -26,12 +26,12 @@ from widget_api.relay.records import (
 from widget_api.relay.serve import ConversationSetup
 from widget_api.routes.widget_assets import AssetStore, render_host_page, render_widget_page
 from widget_api.services import Services, get_services
+from widget_api.vocabulary import TRANSPORTS
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("widget", __name__)
 assets = AssetStore()
-TRANSPORTS = ("auto", "webrtc", "relay", "text")
 
 
 def _services() -> Services:

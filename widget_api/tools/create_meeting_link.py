@@ -11,10 +11,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from widget_api.companies.models import CompanyConfig, MeetingConfig
 from widget_api.tools.base import RunContext, ToolError
+from widget_api.vocabulary import ToolName
 
 log = logging.getLogger(__name__)
 
-NAME = "create_meeting_link"
+NAME: ToolName = "create_meeting_link"
 DESCRIPTION = (
     "Create a link where the visitor books a call with the sales team, with their name and"
     " email filled in. Call it after log_lead when the visitor is qualified or asks for a"

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field
 
 from widget_api.tools.base import RunContext, ToolError
+from widget_api.vocabulary import ToolName
 
-NAME = "get_demo_clip"
+NAME: ToolName = "get_demo_clip"
 DESCRIPTION = (
     "Find the demo video that best fits a topic (a feature, integration or workflow) so it can"
     " be shown on the visitor's screen. Call it when the visitor would understand faster by"

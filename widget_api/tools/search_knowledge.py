@@ -8,10 +8,11 @@ from pathlib import PurePath
 from pydantic import BaseModel, ConfigDict, Field
 
 from widget_api.tools.base import RunContext, ToolError
+from widget_api.vocabulary import ToolName
 
 log = logging.getLogger(__name__)
 
-NAME = "search_knowledge"
+NAME: ToolName = "search_knowledge"
 DESCRIPTION = (
     "Search the company's documents (product, pricing, security, integrations, FAQ). Call it"
     " before stating any price, plan, feature, limit or policy, and answer only from the"
