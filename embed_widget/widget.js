@@ -107,7 +107,8 @@
         var t = s.title || s.source || "Document";
         if (seen[t]) return;
         seen[t] = 1;
-        var li = el("li"), url = s.url && safeUrl(s.url);
+        // A file's public URL when the knowledge base knows one (url, or a source that is one).
+        var li = el("li"), url = (s.url && safeUrl(s.url)) || (/^https?:\/\//.test(s.source || "") && safeUrl(s.source));
         if (url) { var a = el("a", null, t); a.href = url; a.target = "_blank"; a.rel = "noopener"; li.appendChild(a); }
         else li.textContent = t;
         ul.appendChild(li);

@@ -107,3 +107,58 @@ def test_no_bubble_on_a_disallowed_origin(page: Any, text_app: str, customer_sit
     assert page.locator(".sales-widget-launcher").count() == 0
     assert page.locator("iframe").count() == 0
     assert page.evaluate("window.SalesWidget.allowed") is False
+
+
+@pytest.fixture(scope="module")
+def private_app(widget_services: Any) -> Iterator[str]:
+    """The acme widget with a privacy notice configured."""
+    import dataclasses
+
+    from widget_api.app import create_app
+    from widget_api.companies import CompanyRegistry
+    from widget_api.companies.models import PrivacyNotice
+
+    acme = widget_services.companies.get("acme")
+    notice = PrivacyNotice.model_validate({
+        "notice": "This chat is recorded and processed by Acme Relay and OpenAI.",
+        "policy_url": "https://acme-relay.example/privacy",
+    })  # fmt: skip
+    settings = widget_services.settings.model_copy()
+    services = dataclasses.replace(
+        widget_services, settings=settings,
+        companies=CompanyRegistry([acme.model_copy(update={"privacy": notice})]),
+    )  # fmt: skip
+    with serve(create_app(settings, services=services)) as base:
+        yield base
+
+
+def test_privacy_notice_comes_before_the_first_message_and_is_recorded(
+    page: Any, private_app: str, customer_site: int, widget_services: Any
+) -> None:
+    from sqlalchemy import select
+
+    from widget_api.crm.models import Conversation
+
+    page.goto(_site(customer_site, private_app))
+    page.locator(".sales-widget-launcher").click()
+    frame = page.frame_locator("iframe")
+    notice = frame.locator(".w-card.privacy", has_text="recorded and processed")
+    notice.wait_for()
+    assert notice.locator("a", has_text="Privacy policy").get_attribute("href") == (
+        "https://acme-relay.example/privacy"
+    )
+    _send(frame, "Do you offer a free trial?")
+    assert frame.locator(".w-msg.user").count() == 0  # nothing is sent before the notice
+    notice.locator("button").click()
+    _send(frame, "Do you offer a free trial?")
+    frame.locator(".w-card.sources").wait_for()
+
+    def accepted() -> bool:
+        with widget_services.db.session(readonly=True) as s:
+            rows = s.scalars(select(Conversation).where(Conversation.page_url.is_not(None))).all()
+            return any(r.privacy_accepted_at and "127.0.0.1" in (r.page_url or "") for r in rows)
+
+    deadline = time.monotonic() + 10
+    while not accepted() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert accepted()

@@ -84,6 +84,11 @@ def test_booking_first_then_details_after_a_reload_makes_one_complete_lead(
     [claim] = [c for c in lead_claims(widget_services.db, lead.id) if c.field == "team_size"]
     assert claim.evidence == f"I'm Jane Doe, {email}. We have about 60 agents."
     [record] = conversations_for_lead(widget_services.db, lead.id)
+    # The answer's lines are written just after its last event: wait for the end's final flush.
+    ended = _wait(lambda: (r := conversation_record(widget_services.db, record.session_id))
+                  and r.ended_at and r)  # fmt: skip
+    assert ended.outcome == "meeting_link" and ended.summary
+    record = ended
     assert record.session_id and record.page_url == "https://shop.example/pricing"
     assert record.referrer == "https://search.example/" and record.privacy_accepted_at
     texts = [line.text for line in record.transcript if line.role == "user"]
@@ -91,9 +96,6 @@ def test_booking_first_then_details_after_a_reload_makes_one_complete_lead(
     assert {line.tool_name for line in record.transcript if line.role == "tool"} >= {
         "create_meeting_link", "log_lead",
     }  # fmt: skip
-    ended = _wait(lambda: (r := conversation_record(widget_services.db, record.session_id))
-                  and r.ended_at and r)  # fmt: skip
-    assert ended.outcome == "meeting_link" and ended.summary
 
 
 def test_a_forged_or_foreign_token_starts_a_new_conversation(text_base: str) -> None:
@@ -156,3 +158,20 @@ def test_relayed_conversation_records_both_sides_and_the_models_summary(
         ("user", "What does the Growth plan cost?"),
         ("assistant", "Growth costs 69 dollars per agent."),
     ]
+
+
+def test_a_long_question_is_answered_not_refused(text_base: str) -> None:
+    question = (
+        "We are a support team of about forty people spread over three time zones and we"
+        " currently answer email, chat and phone in separate tools, which means tickets get"
+        " lost and customers repeat themselves; I would like to understand whether your"
+        " platform can put all of those channels into one shared inbox, how the pricing of"
+        " the Growth plan works per agent, and whether there is a free trial we could use?"
+    )
+    assert len(question) > 361
+    with _open(text_base) as ws:
+        events = _say(ws, question)
+    done = next(e for e in events if e["type"] == "response.output_text.done")
+    assert "can't reach our documentation" not in done["text"]
+    result = next(e for e in events if e["type"] == "widget.tool_result")
+    assert result["name"] == "search_knowledge" and result["ok"] is True

@@ -20,6 +20,7 @@ from widget_api.crm.record import (
     start_or_resume,
     tool_line,
 )
+from widget_api.protocol import HistoryLine, WidgetSession, dump
 
 log = logging.getLogger(__name__)
 
@@ -103,9 +104,8 @@ class CrmRecorder:
     def session_event(self) -> dict[str, Any] | None:
         """`widget.session`: the resume token, and the history when continuing."""
         token = issue_resume_token(self._key, self._company_id, self._session_id)
-        history = [{"role": role, "text": text} for role, text in self.history]
-        return {"type": "widget.session", "resume_token": token, "resumed": self.resumed,
-                "history": history}  # fmt: skip
+        history = [HistoryLine.model_validate({"role": r, "text": t}) for r, t in self.history]
+        return dump(WidgetSession(resume_token=token, resumed=self.resumed, history=history))
 
     def said(self, role: str, text: str, at: datetime | None = None) -> None:
         text = text.strip()

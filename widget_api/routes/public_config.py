@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from widget_api.continuity import resume
 from widget_api.origins import is_origin_allowed
+from widget_api.protocol import HistoryLine
 from widget_api.routes.body import json_body
 from widget_api.services import get_services
 
@@ -64,11 +65,6 @@ class ResumeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     resume_token: StrictStr = Field(max_length=512)
-
-
-class HistoryLine(BaseModel):
-    role: Literal["user", "assistant"]
-    text: str
 
 
 class ResumeAnswer(BaseModel):
