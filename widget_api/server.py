@@ -47,7 +47,7 @@ def raise_open_file_limit() -> int:
     return soft
 
 
-class WidgetServer(BaseApplication):  # type: ignore[misc]
+class WidgetServer(BaseApplication):
     """gunicorn with our settings; each worker builds the app and prepares storage first."""
 
     def __init__(self, settings: Settings) -> None:

@@ -83,7 +83,10 @@ class WidgetASGI:
         self._max_body = settings.max_body_bytes
         self._body_timeout = settings.server_body_timeout_seconds
         # A response of more chunks than this makes its pool thread wait for the client.
-        self._wsgi = WSGIMiddleware(flask_app, workers=settings.server_threads, send_queue_size=64)
+        # Typed loosely: a2wsgi declares the ASGI TypedDicts, the rest of this module plain dicts.
+        self._wsgi: Any = WSGIMiddleware(
+            flask_app, workers=settings.server_threads, send_queue_size=64
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         kind = scope["type"]

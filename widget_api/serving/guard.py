@@ -182,7 +182,7 @@ class GuardedWSProtocol(WSProtocol):
 
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
-        self.scope["extensions"][ABORT_EXTENSION] = {"abort": self.transport.abort}  # type: ignore[index]
+        self.scope["extensions"][ABORT_EXTENSION] = {"abort": self.transport.abort}
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.guard.release(self.transport)

@@ -47,7 +47,7 @@ def uvicorn_options(settings: Settings, guard: ConnectionGuard) -> dict[str, Any
     }
 
 
-class WidgetWorker(UvicornWorker):  # type: ignore[misc]
+class WidgetWorker(UvicornWorker):
     """uvicorn-worker with our options; `worker_class_for` binds the settings."""
 
     settings: Settings
