@@ -194,6 +194,8 @@ def _start_server(fake: dict[str, Any], port: int, threads: int, data_dir: str) 
         # Every call spends the company's session budget: the benchmark measures the bridge.
         "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
         "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
+        # All calls come from one address, as Twilio's media servers' streams do.
+        "WIDGET_SERVER_MAX_CONNECTIONS_PER_CLIENT": "0",
     }
     env.pop("DATABASE_URL", None)
     exe = Path(sys.executable).parent / "widget-api"
