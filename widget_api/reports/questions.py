@@ -105,27 +105,43 @@ class _Text:
     documents: Counter[tuple[str | None, str | None]] = field(default_factory=Counter)
 
 
-def _unanswered_texts(session: Session, company_id: str, q: ReportQuery) -> list[_Text]:
+def _unanswered_per_day(session: Session, company_id: str, q: ReportQuery) -> dict[date, Any]:
+    """Per day and wording: [count, an example, best score, [[title, source, n], ...]]."""
+    day = _day(Question.asked_at, session.get_bind().dialect.name)
     # `NOT answered`, the partial index's own predicate, so the planner reads that index only.
-    where = (Question.company_id == company_id, ~Question.answered,
-             Question.asked_at >= q.start, Question.asked_at < q.end)  # fmt: skip
-    texts = session.execute(
-        select(Question.normalized, func.count(), func.min(Question.text),
-               func.max(Question.best_score))
-        .where(*where)
-        .group_by(Question.normalized)
-        .order_by(func.count().desc(), Question.normalized)
-        .limit(MAX_DISTINCT)
-    ).all()  # fmt: skip
-    by_text = {norm: _Text(norm, text, int(n), best) for norm, n, text, best in texts}
-    docs = session.execute(
-        select(Question.normalized, Question.closest_title, Question.closest_source, func.count())
-        .where(*where, Question.normalized.in_(list(by_text)))
-        .group_by(Question.normalized, Question.closest_title, Question.closest_source)
-    ).all()
-    for norm, title, source, n in docs:
-        by_text[norm].documents[(title, source)] += int(n)
-    return list(by_text.values())
+    stmt = (
+        select(day, Question.normalized, Question.closest_title, Question.closest_source,
+               func.count(), func.min(Question.text), func.max(Question.best_score))
+        .where(Question.company_id == company_id, ~Question.answered,
+               Question.asked_at >= q.start, Question.asked_at < q.end)
+        .group_by(day, Question.normalized, Question.closest_title, Question.closest_source)
+    )  # fmt: skip
+    out: dict[date, dict[str, list[Any]]] = {}
+    for d, norm, title, source, n, text, best in session.execute(stmt).all():
+        entry = out.setdefault(_as_date(d), {}).setdefault(norm, [0, text, None, []])
+        entry[0] += int(n)
+        entry[1] = min(entry[1], text)
+        if best is not None:
+            entry[2] = best if entry[2] is None else max(entry[2], best)
+        entry[3].append([title, source, int(n)])
+    return out
+
+
+def _unanswered_texts(db: Database, company_id: str, q: ReportQuery) -> list[_Text]:
+    days = per_day(db, company_id, "unanswered", q,
+                   lambda s, span: _unanswered_per_day(s, company_id, span))  # fmt: skip
+    by_text: dict[str, _Text] = {}
+    for entries in days.values():
+        for norm, (n, example, best, documents) in entries.items():
+            item = by_text.setdefault(norm, _Text(norm, example, 0, None))
+            item.count += n
+            item.example = min(item.example, example)
+            if best is not None:
+                item.best_score = best if item.best_score is None else max(item.best_score, best)
+            for title, source, m in documents:
+                item.documents[(title, source)] += m
+    ranked = sorted(by_text.values(), key=lambda t: (-t.count, t.normalized))
+    return ranked[:MAX_DISTINCT]
 
 
 def _vectors(db: Database, embedder: Any, texts: Sequence[str]) -> np.ndarray:
@@ -168,7 +184,7 @@ def group_by_meaning(vectors: np.ndarray, weights: Sequence[int]) -> list[list[i
 
 def unanswered(db: Database, embedder: Any, company_id: str, q: ReportQuery) -> UnansweredReport:
     """Unanswered questions grouped by meaning: count, examples and the closest document."""
-    texts = db.run(lambda s: _unanswered_texts(s, company_id, q), readonly=True)
+    texts = _unanswered_texts(db, company_id, q)
     vectors = _vectors(db, embedder, [t.normalized for t in texts])
     groups = []
     for members in group_by_meaning(vectors, [t.count for t in texts]) if texts else []:
