@@ -359,19 +359,17 @@ def _answer_entry(answer: Answer, refs: dict[type[BaseModel], dict[str, Any]]) -
     return entry
 
 
-# Any URL can be longer than the HTTP server in front of the app accepts (gunicorn: 4,094
-# bytes of request line); it answers by itself, in HTML, before the app sees the request.
-URI_TOO_LONG = {
-    "description": "Request line too long: answered by the HTTP server, not the app.",
-    "content": {"text/html": {"schema": {"type": "string"}}},
-}
+# Any request's head (request line and headers) can be longer than the server accepts
+# (WIDGET_SERVER_MAX_HEADER_BYTES): the serving layer answers 431 before the app sees it.
+SERVING_ERRORS = ("headers_too_large",)
 
 
 def _operation(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> dict[str, Any]:
     responses = _error_responses(op.errors)
     for status, answer in op.answers.items():
         _merge(responses, status, _answer_entry(answer, refs))
-    responses["414"] = URI_TOO_LONG
+    for status, entry in _error_responses(SERVING_ERRORS).items():
+        responses.setdefault(status, entry)
     params = _path_parameters(op.rule)
     if op.query is not None:
         params += _query_parameters(op.query)

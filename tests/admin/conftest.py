@@ -1,9 +1,9 @@
-"""An app around the admin blueprint, with two companies and real SQLite / PostgreSQL."""
+"""The app (through create_app) with two companies and real SQLite / PostgreSQL."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 from flask import Flask
@@ -11,9 +11,11 @@ from flask.testing import FlaskClient
 from pydantic import SecretStr
 
 from tests.crm.db_fixtures import _postgres_db, _sqlite_db, db, fresh_database_url  # noqa: F401
+from widget_api.app import create_app
 from widget_api.companies import CompanyRegistry, load_company_file
 from widget_api.crm.db import Database
 from widget_api.rate_limit import SessionRateLimiter
+from widget_api.services import Services
 from widget_api.settings import BUNDLED_COMPANIES_DIR, Settings
 
 ACME_TOKEN = "acme-admin-token-0123456789"
@@ -32,23 +34,18 @@ def companies() -> CompanyRegistry:
 
 @pytest.fixture
 def app(db: Database, companies: CompanyRegistry, tmp_path: Path) -> Flask:  # noqa: F811
-    """The real error handlers and admin blueprint; only the services the admin needs."""
-    from widget_api.app import _register_error_handlers
-    from widget_api.routes import admin
-    from widget_api.services import EXTENSION_KEY
+    """The real app from `create_app`, over two companies and the test database.
 
+    The admin needs no knowledge base, model or tool runner, so those parts are left out
+    (`None`): nothing on these routes reaches them, and loading the model is slow.
+    """
     settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    flask_app = Flask("widget_api.app")
-    flask_app.extensions[EXTENSION_KEY] = SimpleNamespace(
-        settings=settings, companies=companies, db=db, signing_key=b"k" * 48,
+    services = Services(
+        settings=settings, companies=companies, knowledge=cast(Any, None),
+        embedder=cast(Any, None), db=db, tools=cast(Any, None), signing_key=b"k" * 48,
         rate_limiter=SessionRateLimiter(10, 10, 10),
     )  # fmt: skip
-    _register_error_handlers(flask_app)
-    flask_app.register_blueprint(admin.bp)
-    from widget_api.routes import admin_record
-
-    flask_app.register_blueprint(admin_record.bp)
-    return flask_app
+    return create_app(services=services)
 
 
 @pytest.fixture
