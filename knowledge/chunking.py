@@ -6,7 +6,8 @@ never mixed in one chunk; paragraphs are packed greedily; an oversized paragraph
 sentence, then word boundaries, and a single over-long token (a bookmarklet URL, a base64
 image, minified code) at word-piece boundaries. Consecutive chunks of one section share a
 small overlap so a fact spanning a boundary stays findable. Code and table blocks keep their
-line structure: each line is a unit and lines are joined with newlines.
+line structure: each line is a unit and lines are joined with newlines; code lines are indented
+four spaces (Markdown's indented code), so answer extraction never reads them out as prose.
 
 BERT word-piece counts are additive over whitespace-joined pieces (the pre-tokenizer splits on
 whitespace and punctuation first), so each unit is counted once and the sums are nearly exact;
@@ -41,6 +42,7 @@ MIN_BUDGET = 32
 # 20 kB base64 blob while the chunk grew without bound. Longer runs are cut to this size.
 MAX_WORD_CHARS = 100
 LINE_KINDS = ("code", "table")
+CODE_INDENT = "    "
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+(?=\S)")
 # Lone surrogates cannot be encoded for the tokenizer; NULs and other C0 controls carry nothing.
@@ -180,6 +182,8 @@ def _block_units(block: Block, embedder: Embedder, limit: int) -> list[_Unit]:
         units = _units(lines, embedder, limit)
         for unit in units:
             unit.joiner = "\n"
+            if block.kind == "code":  # indented as Markdown writes code (whitespace costs no
+                unit.text = CODE_INDENT + unit.text  # tokens): answers never read it as prose
         return units
     flat = " ".join(block.text.split())
     sentences = [s for s in _SENTENCE_END.split(flat) if s.strip()]

@@ -77,6 +77,9 @@ QUESTIONS: list[tuple[str, str, tuple[str, ...]]] = [
     ("lumen", "Which payment methods do you accept?", ("paypal",)),
     ("lumen", "Does the bookmarklet send data to your servers?", ("sends nothing",)),
     ("lumen", "Do you sign a data processing agreement?", ("data processing agreement",)),
+    ("lumen", "How do I add Lumen to a Shopify store?", ("theme.liquid",)),
+    ("lumen", "What happens to passwords once SSO is enforced?", ("no longer sign in",)),
+    ("lumen", "How do I avoid ad blockers?", ("own domain",)),
 ]
 MARKUP = re.compile(r"(?m)<[A-Za-z/][^>]*>|:::|^\s*import\s|\{#|```")
 BASE_URL = "https://docs.lumen.example/"

@@ -43,7 +43,7 @@ _STOP = frozenset(
 MIN_SCORE = 0.30  # meaning alone below this: the unit is not about the question at all
 MARGIN = 0.12  # keep units nearly as good as the best one
 NEGATION_MARGIN = 0.20  # negations and exceptions decide answers: keep them a little wider
-OVERLAP_WEIGHT = 0.25
+OVERLAP_WEIGHT = 0.35
 DUPLICATE_SIMILARITY = 0.92
 
 
@@ -111,6 +111,8 @@ def split_units(text: str, section: str = "") -> list[tuple[str, str]]:
     informative = bool(heading) and not heading.endswith("?") and bool(re.search(r"[:\d]", heading))
     units: list[tuple[str, str]] = [(heading, heading)] if informative else []
     for line in text.splitlines():
+        if line.startswith(("    ", "\t")):  # a code line (the chunker indents code)
+            continue
         pieces = _BULLET.split(" " + line.strip())
         for sentence in _SENTENCE_END.split(" ".join(pieces[0].split())):
             units.append(_with_heading(_clean(sentence), heading, bullet=False))
@@ -153,12 +155,18 @@ def _terms(text: str) -> set[str]:
 
 def _score(question: str, units: list[_Unit], vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(meaning, combined) scores of the units: cosine, plus term overlap, minus a nudge
-    for lower-ranked hits (the hybrid search ranked them lower)."""
+    for lower-ranked hits (the hybrid search ranked them lower).
+
+    Overlap weighs each question term by how rare it is among the candidate units, so the
+    product's name (in every unit) counts little and "Shopify" (in one) counts a lot.
+    """
     meaning = vectors[1:] @ vectors[0]
     wanted = _terms(question)
-    overlap = np.array(
-        [len(wanted & _terms(u.context)) / len(wanted) if wanted else 0.0 for u in units]
-    )
+    unit_terms = [_terms(u.context) for u in units]
+    n = len(units)
+    weight = {t: float(np.log1p(n / max(1, sum(t in ts for ts in unit_terms)))) for t in wanted}
+    total = sum(weight.values()) or 1.0
+    overlap = np.array([sum(weight[t] for t in wanted & ts) / total for ts in unit_terms])
     rank = np.array([0.02 * u.hit_index for u in units])
     return meaning, meaning + OVERLAP_WEIGHT * overlap - rank
 
