@@ -16,10 +16,10 @@ from collections.abc import Callable
 from typing import Any
 
 from widget_api import protocol
+from widget_api.contracts import RunTool, ToolOutcomeLike
 from widget_api.local_engine.answers import Encoder, extract_answer, hits_from_result
 from widget_api.local_engine.contact import Contact, extract_contact
 from widget_api.local_engine.intents import Intent, classify
-from widget_api.relay.contracts import RunTool, ToolOutcomeLike
 
 log = logging.getLogger(__name__)
 
@@ -245,4 +245,4 @@ def _response(status: str, response_id: str) -> dict[str, Any]:
     }
 
 
-__all__ = ["LocalEngine", "Intent"]
+__all__ = ["Intent", "LocalEngine"]

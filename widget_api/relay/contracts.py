@@ -12,24 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from widget_api.contracts import RunTool, ToolOutcomeLike
+
+# The tool seam is shared with the local engine, so it lives outside the relay package.
+__all__ = ["RunTool", "ToolOutcomeLike"]
+
 log = logging.getLogger(__name__)
-
-
-class ToolOutcomeLike(Protocol):
-    @property
-    def name(self) -> str: ...
-    @property
-    def output(self) -> str: ...
-    @property
-    def result(self) -> dict[str, Any]: ...
-    @property
-    def ok(self) -> bool: ...
-    @property
-    def error_code(self) -> str | None: ...
-
-
-# (call_id, name, arguments JSON string) -> outcome; never raises for bad input.
-RunTool = Callable[[str, str, str], ToolOutcomeLike]
 
 
 class ConversationLog(Protocol):
