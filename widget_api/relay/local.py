@@ -182,6 +182,8 @@ class LocalSession:
         # Posted after every event the answer emitted (call_soon_threadsafe keeps order).
         self._answering = False
         self._last_activity = self._clock()
+        if future.cancelled():  # the pool shut down with the server
+            return
         if future.exception() is not None:
             log.error("local engine failed", exc_info=future.exception())
             self._send(frames.error_event("internal_error"))
