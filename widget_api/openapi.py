@@ -24,6 +24,7 @@ from widget_api.reports.funnel import FunnelReport
 from widget_api.reports.questions import UnansweredReport
 from widget_api.reports.window import ReportQuery
 from widget_api.routes.admin import LeadQuery, StatusChange
+from widget_api.routes.calls import CallEnd, CallJoin, ClientReport
 from widget_api.routes.reports import (
     BookingAnswer,
     DeadLettersAnswer,
@@ -148,6 +149,9 @@ _LEAD_FILTERS = ("validation_failed", "lead_status_invalid")
 _EXPORT = {200: Answer("text/csv", description="CSV export.")}
 _EXPORT_JSON = {200: Answer(JSON_OK, description="JSON export.")}
 
+_CALL_ERRORS = ("unknown_company", "token_missing", "token_invalid", "token_expired",
+                "token_wrong_scope", "realtime_unavailable")  # fmt: skip
+
 OPERATIONS: tuple[Operation, ...] = (
     Operation("/healthz", "get", "Liveness probe.", {200: Answer(JSON_OK, HealthAnswer)},
               tags=("health",)),
@@ -168,6 +172,33 @@ OPERATIONS: tuple[Operation, ...] = (
                               "token_expired", "token_wrong_scope", "tool_call_in_progress",
                               "database_unavailable"),
               body=ToolCallRequest, security=("toolToken",), tags=("widget",)),
+    Operation("/api/realtime/calls/<company_id>", "post",
+              "The browser's WebRTC call: the server joins it (sideband) and runs its tools.",
+              {202: Answer(JSON_OK, description="`{server_tools: true}`")},
+              _BODY_ERRORS + _CALL_ERRORS, body=CallJoin, security=("toolToken",),
+              tags=("widget",)),
+    Operation("/api/realtime/calls/<company_id>/end", "post",
+              "The visitor ends the call: summary, then hang-up.",
+              {200: Answer(JSON_OK, description="`{ended: bool}`")},
+              _BODY_ERRORS + _CALL_ERRORS + ("call_not_found",), body=CallEnd,
+              security=("toolToken",), tags=("widget",)),
+    Operation("/api/realtime/reports/<company_id>", "post",
+              "A transport fallback, or a WebRTC turn's time to first audio.",
+              {202: Answer(JSON_OK, description="`{recorded: true}`")},
+              _BODY_ERRORS + _CALL_ERRORS + ("database_unavailable",), body=ClientReport,
+              security=("toolToken",), tags=("widget",)),
+    Operation("/api/phone/openai/webhook", "post",
+              "OpenAI's signed `realtime.call.incoming`: accept for the dialled company or reject.",
+              {200: Answer(JSON_OK, description="`{action: accepted|rejected|ignored}`")},
+              ("webhook_signature_invalid", "phone_not_configured", "realtime_unavailable",
+               "payload_too_large", "database_unavailable"),
+              headers=("webhook-id", "webhook-timestamp", "webhook-signature"), tags=("phone",)),
+    Operation("/api/phone/twilio/<company_id>/voice", "post",
+              "Twilio's signed voice webhook: TwiML connecting the call to /ws/twilio/<id>.",
+              {200: Answer("text/xml", description="TwiML `<Connect><Stream>`.")},
+              ("unknown_company", "twilio_signature_invalid", "phone_not_configured",
+               "payload_too_large"),
+              headers=("X-Twilio-Signature",), tags=("phone",)),
     Operation("/embed.js", "get", "The embed loader script.",
               {200: Answer("text/javascript", description="The loader."), 304: NOT_MODIFIED},
               tags=("widget",)),
