@@ -112,9 +112,7 @@ class LocalEngine:
         self._say(emit, reply, response_id=response_id)
 
     # --- tools -----------------------------------------------------------------------------
-    def _tool(
-        self, emit: Emit, name: str, args: dict[str, Any]
-    ) -> tuple[str, ToolOutcomeLike]:
+    def _tool(self, emit: Emit, name: str, args: dict[str, Any]) -> tuple[str, ToolOutcomeLike]:
         call_id = f"local_{uuid.uuid4().hex[:12]}"
         emit(_stamped(protocol.dump(protocol.WidgetToolCall(call_id=call_id, name=name))))
         return call_id, self._run_tool(call_id, name, json.dumps(args))
