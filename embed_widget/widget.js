@@ -345,7 +345,9 @@
   async function startWebRTC() {
     var r = await fetch(cfg.sessionPath, { method: "POST", headers: { "Content-Type": "application/json" },
                                            body: JSON.stringify({ companyId: cfg.companyId, resume_token: stored(TOKEN_KEY) || undefined,
-                                                                  context: contextEvent() }) });
+                                                                  page_url: hostPage.page_url || undefined,
+                                                                  referrer: hostPage.referrer || undefined,
+                                                                  privacy_accepted: privacyAccepted() }) });
     var data = await r.json().catch(function () { return {}; });
     if (!r.ok) { var e = new Error("session"); e.code = data.error && data.error.code; throw e; }
     if (typeof data.resume_token === "string") store(TOKEN_KEY, data.resume_token);

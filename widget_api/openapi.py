@@ -24,7 +24,9 @@ from widget_api.reports.funnel import FunnelReport
 from widget_api.reports.questions import UnansweredReport
 from widget_api.reports.window import ReportQuery
 from widget_api.routes.admin import LeadQuery, StatusChange
+from widget_api.routes.admin_record import PersonRequest
 from widget_api.routes.calls import CallEnd, CallJoin, ClientReport
+from widget_api.routes.public_config import PublicConfig, ResumeAnswer, ResumeRequest
 from widget_api.routes.reports import (
     BookingAnswer,
     DeadLettersAnswer,
@@ -79,6 +81,9 @@ class SessionAnswer(BaseModel):
     max_duration_seconds: int = Field(
         description="The conversation's time limit; the widget ends a WebRTC call after it."
     )
+    resume_token: str = Field(
+        description="Send it back (`resume_token`) after a reload to continue this conversation."
+    )
 
 
 class ToolAnswer(BaseModel):
@@ -95,6 +100,15 @@ class LeadPage(BaseModel):
 
 class LoginForm(BaseModel):
     token: str = Field(description="The company's admin token.")
+
+
+class PersonForm(BaseModel):
+    email: str = Field(description="The person to forget.")
+    csrf_token: str
+
+
+class ForgetAnswer(BaseModel):
+    deleted: dict[str, int] = Field(description="Rows removed per table (no personal data).")
 
 
 class LogoutForm(BaseModel):
@@ -305,6 +319,43 @@ OPERATIONS: tuple[Operation, ...] = (
               ("unknown_company", "not_found", "bookings_not_configured", "signature_invalid",
                "invalid_json", "validation_failed", "payload_too_large", "database_unavailable"),
               headers=("Calendly-Webhook-Signature", "X-Cal-Signature-256"), tags=("reports",)),
+    Operation("/api/widget/<company_id>/config", "get",
+              "The loader's launcher config, and whether the page's origin may show the widget.",
+              {200: Answer(JSON_OK, PublicConfig)}, ("unknown_company", "not_found"),
+              headers=("Origin",), tags=("widget",)),
+    Operation("/api/widget/<company_id>/resume", "post",
+              "The conversation so far for a resume token (the widget after a reload).",
+              {200: Answer(JSON_OK, ResumeAnswer)},
+              _BODY_ERRORS + ("unknown_company", "not_found", "database_unavailable"),
+              body=ResumeRequest, tags=("widget",)),
+    Operation("/api/admin/<company_id>/leads/<int:lead_id>/record", "get",
+              "A lead with each value's evidence, claims (conflicts marked) and conversations.",
+              {200: Answer(JSON_OK, description="Lead, evidence, claims, conversations.")},
+              _ADMIN_API + ("lead_not_found",), security=("adminToken",), tags=("admin",)),
+    Operation("/api/admin/<company_id>/people/export", "get",
+              "Everything held about one person, by email.",
+              {200: Answer(JSON_OK, description="The person's data as JSON.")},
+              _ADMIN_API + ("validation_failed",), query=PersonRequest,
+              security=("adminToken",), tags=("admin",)),
+    Operation("/api/admin/<company_id>/people/forget", "post",
+              "Delete one person's lead, conversations, transcripts and tool calls.",
+              {200: Answer(JSON_OK, ForgetAnswer)},
+              _ADMIN_API + ("invalid_json", "validation_failed", "payload_too_large"),
+              body=PersonRequest, security=("adminToken",), tags=("admin",)),
+    Operation("/admin/<company_id>/leads/<int:lead_id>", "get",
+              "One lead's page (login form when signed out).",
+              {200: HTML, 401: Answer("text/html", description="Login form.")},
+              _ADMIN_PAGE + ("lead_not_found",), security=("adminCookie",), tags=("admin",)),
+    Operation("/admin/<company_id>/people/export", "get", "The page's export of one person.",
+              {200: Answer(JSON_OK, description="The person's data as JSON.")},
+              _ADMIN_PAGE + ("admin_token_invalid", "validation_failed"), query=PersonRequest,
+              security=("adminCookie",), tags=("admin",)),
+    Operation("/admin/<company_id>/people/forget", "post", "The page's forget form.",
+              {303: SEE_OTHER},
+              _ADMIN_PAGE + ("admin_token_invalid", "csrf_failed", "validation_failed",
+                             "payload_too_large"),
+              body=PersonForm, body_media="application/x-www-form-urlencoded",
+              security=("adminCookie",), tags=("admin",)),
 )  # fmt: skip
 
 SECURITY_SCHEMES = {

@@ -268,8 +268,8 @@ def test_cors_preflight_only_for_allowed_origins(
 def test_a_resume_token_continues_the_same_conversation(client: FlaskClient) -> None:
     first = client.post(
         "/api/realtime/session",
-        json={"companyId": "acme", "context": {"page_url": "https://acme-relay.example/pricing",
-                                               "privacy_accepted": True}},
+        json={"companyId": "acme", "page_url": "https://acme-relay.example/pricing",
+              "privacy_accepted": True},
         headers={"Origin": "https://acme-relay.example"},
     ).json
     again = client.post(

@@ -13,22 +13,15 @@ from widget_api.sessions import start_realtime_session
 bp = Blueprint("session", __name__)
 
 
-class PageContext(BaseModel):
-    """The host page the conversation runs on, and whether the privacy notice was accepted."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    page_url: StrictStr | None = Field(None, max_length=2000)
-    referrer: StrictStr | None = Field(None, max_length=2000)
-    privacy_accepted: bool = False
-
-
 class SessionRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     company_id: StrictStr = Field(alias="companyId", min_length=1, max_length=64)
     resume_token: StrictStr | None = Field(None, max_length=512)
-    context: PageContext | None = None
+    # The host page the conversation runs on, and whether the privacy notice was accepted.
+    page_url: StrictStr | None = Field(None, max_length=2000)
+    referrer: StrictStr | None = Field(None, max_length=2000)
+    privacy_accepted: bool = False
 
 
 @bp.post("/api/realtime/session")
@@ -41,7 +34,7 @@ def create_session():  # type: ignore[no-untyped-def]
         origin=request.headers.get("Origin"),
         client=request.remote_addr or "unknown",
         resume_token=body.resume_token,
-        context=body.context.model_dump() if body.context else None,
+        context=body.model_dump(include={"page_url", "referrer", "privacy_accepted"}),
     )
     response = jsonify(answer)
     response.headers["Cache-Control"] = "no-store"
