@@ -172,6 +172,35 @@ async def _phase(n: int, seconds: float, make: Any) -> list[SessionStats]:
     return stats
 
 
+def bridge_code_cost(frames: int = 50_000) -> dict[str, float]:
+    """The bridge's own per-frame work, in process (no sockets): caller frame in, echo out."""
+    from widget_api.phone.twilio_bridge import TwilioBridge
+
+    bridge = TwilioBridge(lambda text: None, lambda text: None)
+    bridge.from_twilio(json.dumps({"event": "start", "start": {"streamSid": "MZ1"}}))
+    inbound = [
+        '{"event":"media","streamSid":"MZ1","media":{"track":"inbound","chunk":"1",'
+        '"timestamp":"' + str(i * 20) + '","payload":"' + _payload(0, i) + '"}}'
+        for i in range(frames)
+    ]
+    outbound = [
+        '{"type":"response.output_audio.delta","event_id":"e","response_id":"r",'
+        '"item_id":"item_1","output_index":0,"content_index":0,"delta":"' + _payload(0, i) + '"}'
+        for i in range(frames)
+    ]
+    started = time.perf_counter()
+    for text in inbound:
+        bridge.from_twilio(text)
+    middle = time.perf_counter()
+    for text in outbound:
+        bridge.from_openai(text)
+    ended = time.perf_counter()
+    return {
+        "caller_frame_us": round(1e6 * (middle - started) / frames, 2),
+        "answer_frame_us": round(1e6 * (ended - middle) / frames, 2),
+    }
+
+
 def _failures(stats: list[SessionStats]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for s in stats:
@@ -254,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
         "added_latency_ms_p50": round(b["latency_ms_p50"] - d["latency_ms_p50"], 3),
         "added_latency_ms_p99": round(b["latency_ms_p99"] - d["latency_ms_p99"], 3),
         "frames_lost": b["frames_lost"],
+        # The bridge code alone, per frame (no sockets, no event loop): what it adds by itself.
+        "bridge_code_cost": bridge_code_cost(),
         "failed_calls_by_error": _failures(bridged),
         "server_cpu_percent_of_core_total": round(100 * cpu / elapsed, 1),
         "server_cpu_us_per_bridged_frame": round(
