@@ -63,6 +63,7 @@ class RetryForm(BaseModel):
 class BookingAnswer(BaseModel):
     counted: bool = Field(description="False for other events and repeated notifications.")
 
+
 _CSV = {
     "funnel": lambda db, emb, cid, q: export.funnel_csv(funnel(db, cid, q)),
     "top-questions": lambda db, emb, cid, q: export.top_csv(top_questions(db, cid, q)),
