@@ -175,3 +175,27 @@ def test_a_long_question_is_answered_not_refused(text_base: str) -> None:
     assert "can't reach our documentation" not in done["text"]
     result = next(e for e in events if e["type"] == "widget.tool_result")
     assert result["name"] == "search_knowledge" and result["ok"] is True
+
+
+def test_the_realtime_models_log_lead_updates_the_lead_with_the_visitors_words(
+    make_app: Any, fake: FakeOpenAI, widget_services: Any
+) -> None:
+    from tests.fake_openai import FunctionCall
+
+    email = f"rt-{time.time_ns()}@example.com"
+    said = f"I'm Ravi Tan, {email}. We run about 45 agents and use Freshdesk."
+    fake.script([Turn(OnUserText(), [
+        FunctionCall("log_lead", {"name": "Ravi Tan", "email": email, "interest": "Growth",
+                                  "team_size": "45 agents", "current_tool": "Freshdesk"}),
+        Say("Thanks Ravi, saved."),
+    ])])  # fmt: skip
+    app = make_app(openai_api_key=SecretStr(fake.api_key), openai_base_url=fake.base_url)
+    with serve(app) as base, _open(base) as ws:
+        _session_event(ws)
+        for frame in user_text_events(said):
+            ws.send(frame)
+        recv_until(ws, lambda e: e["type"] == "widget.tool_result" and e["name"] == "log_lead")
+    [lead] = _wait(lambda: list_leads(widget_services.db, company_id="acme", search=email))
+    assert (lead.team_size, lead.current_tool) == ("45 agents", "Freshdesk")
+    evidence = {c.field: c.evidence for c in lead_claims(widget_services.db, lead.id)}
+    assert evidence["current_tool"] == said and evidence["name"] == said
