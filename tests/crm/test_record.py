@@ -149,3 +149,11 @@ def test_retention_purges_old_conversations_and_leads(db: Database) -> None:
     assert conversation_record(db, "fresh") is not None
     assert export_person(db, "acme", "other@x.io")["leads"]
     assert audit_entries(db)[0]["action"] == "purge"
+
+
+def test_forget_finds_a_conversation_that_only_mentioned_the_email(db: Database) -> None:
+    start_or_resume(db, company_id="acme", session_id="s-said", transport="relay-voice")
+    append_lines(db, "acme", "s-said", [Line("user", "You can write to Jane@X.io later")])
+    counts = forget_person(db, "acme", "jane@x.io")
+    assert counts["conversations"] == 1 and counts["transcript_entries"] == 1
+    assert conversation_record(db, "s-said") is None

@@ -50,6 +50,15 @@ def _person(session: Session, company_id: str | None, email: str) -> tuple[list[
     if company_id is not None:
         mention = mention.where(ToolCall.company_id == company_id)
     sessions |= set(session.scalars(mention))
+    # A conversation where the visitor typed or said the email but no lead was ever logged.
+    said = select(TranscriptEntry.session_id).where(
+        func.lower(TranscriptEntry.text).contains(normalized, autoescape=True)
+    )
+    if company_id is not None:
+        said = said.join(
+            Conversation, Conversation.session_id == TranscriptEntry.session_id
+        ).where(Conversation.company_id == company_id)
+    sessions |= set(session.scalars(said))
     return leads, sessions
 
 
