@@ -70,13 +70,13 @@ def _validated(model: type[BaseModel], data: Any) -> Any:
 def _query() -> LeadQuery:
     data: dict[str, str | None] = {k: v for k, v in request.args.items() if v != ""}
     data.setdefault("search", data.pop("q", None))
-    return _validated(LeadQuery, data)  # type: ignore[no-any-return]
+    return _validated(LeadQuery, data)
 
 
 def _services() -> Any:
     from widget_api.services import get_services
 
-    return get_services(current_app)  # type: ignore[arg-type]
+    return get_services(current_app)
 
 
 def _company(company_id: str) -> Any:

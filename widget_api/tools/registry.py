@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from knowledge.embedding import Embedder
     from widget_api.crm.db import Database
 
+# ToolContext is part of this module's interface: callers build one per conversation.
+__all__ = ["ID_PATTERN", "MAX_ARGUMENT_CHARS", "Outcome", "ToolContext", "ToolRunner"]
+
 log = logging.getLogger(__name__)
 
 TOOL_MODULES: tuple[ModuleType, ...] = (
