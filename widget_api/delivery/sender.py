@@ -134,7 +134,7 @@ class Sender:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="webhook")
-        self._inflight: set[Future[None]] = set()
+        self._inflight: set[Future[Outcome]] = set()
         self._lock = threading.Lock()
         self._unreachable: set[str] = set()
 

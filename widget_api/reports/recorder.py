@@ -45,9 +45,14 @@ _DONT_KNOW = re.compile(
 
 
 class Hit(Protocol):
-    title: str
-    source: str
-    score: float
+    """What a search hit must offer (knowledge.SearchHit has it)."""
+
+    @property
+    def title(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def score(self) -> float: ...
 
 
 def _insert_for(db_or_session: Database | Session) -> Any:
@@ -87,7 +92,7 @@ def record_question(
         normalized=normalize_question(query),
         answered=answered,
         best_score=float(best.score) if best is not None else None,
-        closest_title=(best.title or None)[:300] if best is not None and best.title else None,
+        closest_title=best.title[:300] if best is not None and best.title else None,
         closest_source=best.source[:500] if best is not None else None,
         asked_at=utcnow(),
     )

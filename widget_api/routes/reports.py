@@ -75,7 +75,7 @@ _CSV = {
 def _services() -> Any:
     from widget_api.services import get_services
 
-    return get_services(current_app)  # type: ignore[arg-type]
+    return get_services(current_app)
 
 
 def _report_query() -> ReportQuery:
