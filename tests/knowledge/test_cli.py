@@ -249,3 +249,18 @@ def test_no_debug_lines_without_verbose(docs: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "DEBUG" not in done.stderr and "INFO" not in done.stderr
+
+
+def test_cli_settings_agree_with_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The CLI reads the server's WIDGET_* variables without importing the web app."""
+    from knowledge.settings import KnowledgeSettings
+    from widget_api.settings import Settings
+
+    monkeypatch.setenv("WIDGET_CHROMA_PORT", "8123")
+    cli, server = KnowledgeSettings(), Settings()
+    for name in KnowledgeSettings.model_fields:
+        assert getattr(cli, name) == getattr(server, name), name
+    assert cli.effective_chroma_path == server.effective_chroma_path
+    assert "acme" in cli.configured_companies()
