@@ -224,3 +224,22 @@ def test_ingest_and_search_never_reach_the_network(kb: Any, no_network: None) ->
     )
     hits = kb.search("offline", "can I pay by bank transfer", top_k=1)
     assert [h.source for h in hits] == ["wire"]
+
+
+def test_searching_process_never_imports_torch(embedder: Any) -> None:
+    """The ONNX backend loads with onnxruntime and tokenizers only (the CLI's start-up time)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from knowledge.embedding import load_embedder\n"
+        "e = load_embedder()\n"
+        "e.encode(['how much does it cost'])\n"
+        "heavy = ('torch', 'transformers', 'sentence_transformers')\n"
+        "print(e.backend, sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=240
+    )
+    assert out.stdout.split("\n")[-2] == "onnx []"
