@@ -53,7 +53,13 @@ def public_config(company_id: str, origin: str | None) -> PublicConfig:
 @bp.get("/api/widget/<company_id>/config")
 def widget_public_config(company_id: str) -> Response:
     """The launcher config and whether this page's origin may show the widget."""
-    answer = public_config(company_id, request.headers.get("Origin"))
+    origin = request.headers.get("Origin")
+    if origin is None and request.headers.get("Sec-Fetch-Site") == "same-origin":
+        # Browsers send no Origin on a same-origin GET: the page is on this server (the demo
+        # host page). Only the launcher's visibility depends on it; the session route and the
+        # WebSocket check the origin themselves.
+        origin = get_services(current_app).settings.server_origin
+    answer = public_config(company_id, origin)
     response = jsonify(answer.model_dump(mode="json", exclude_none=True))
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Vary"] = "Origin"
