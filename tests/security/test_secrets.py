@@ -8,14 +8,16 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
+from flask import Flask
 from websockets.sync.client import connect
 
 from tests.fake_openai import FakeOpenAI
+from tests.fuzz.api_fuzz import serve
 from tests.security.conftest import (
     CANARY_OPENAI_KEY,
     CANARY_SIGNING_KEY,
@@ -74,12 +76,14 @@ def _csrf(page: str) -> str:
 
 @pytest.fixture
 def everything(
-    sec_server: str, sec_stack: Services, sec_openai: FakeOpenAI,
+    make_sec_app: Callable[..., Flask], sec_stack: Services, sec_openai: FakeOpenAI,
     caplog: pytest.LogCaptureFixture,
 ) -> Iterator[tuple[Capture, str]]:  # fmt: skip
     caplog.set_level(logging.DEBUG)
-    capture = Capture(sec_server)
-    yield capture, caplog.text
+    # Wrong admin tokens are part of the tour; the guess limit (tested elsewhere) stays out of it.
+    with serve(make_sec_app(admin_failed_attempts_per_address=10**6)) as base:
+        capture = Capture(base)
+        yield capture, caplog.text
     sec_openai.clear_faults()
 
 
