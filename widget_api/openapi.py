@@ -36,7 +36,7 @@ from widget_api.routes.reports import (
     TopQuestionsAnswer,
 )
 from widget_api.routes.session import SessionRequest
-from widget_api.routes.tool import ToolCallRequest
+from widget_api.routes.tool import ToolAnswer, ToolCallRequest
 
 bp = Blueprint("openapi", __name__)
 
@@ -84,11 +84,6 @@ class SessionAnswer(BaseModel):
     resume_token: str = Field(
         description="Send it back (`resume_token`) after a reload to continue this conversation."
     )
-
-
-class ToolAnswer(BaseModel):
-    output: str = Field(description="JSON string for a function_call_output item.")
-    replayed: bool = Field(description="True when a retried call_id returned the stored output.")
 
 
 class LeadPage(BaseModel):
@@ -184,6 +179,7 @@ OPERATIONS: tuple[Operation, ...] = (
               {200: Answer(JSON_OK, ToolAnswer)},
               _BODY_ERRORS + ("unknown_company", "not_found", "token_missing", "token_invalid",
                               "token_expired", "token_wrong_scope", "tool_call_in_progress",
+                              "tool_call_conflict", "browser_tools_disabled",
                               "database_unavailable"),
               body=ToolCallRequest, security=("toolToken",), tags=("widget",)),
     Operation("/api/realtime/calls/<company_id>", "post",

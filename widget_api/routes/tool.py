@@ -24,6 +24,13 @@ class ToolCallRequest(BaseModel):
     session_id: StrictStr = Field(pattern=ID_PATTERN)
 
 
+class ToolAnswer(BaseModel):
+    """What the tool endpoint answers (the OpenAPI document reads this model)."""
+
+    output: str = Field(description="JSON string for a function_call_output item.")
+    replayed: bool = Field(description="True when a retried call_id returned the stored output.")
+
+
 def _bearer() -> str:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -51,7 +58,8 @@ def run_tool(company_id: str):  # type: ignore[no-untyped-def]
         body.name,
         body.arguments,
     )
-    response = jsonify({"output": outcome.output, "replayed": outcome.replayed})
+    answer = ToolAnswer(output=outcome.output, replayed=outcome.replayed)
+    response = jsonify(answer.model_dump())
     # The tool's own work, so load tests can separate it from the endpoint's overhead.
     response.headers["Server-Timing"] = f"tool;dur={outcome.tool_ms:.3f}"
     response.headers["Cache-Control"] = "no-store"
