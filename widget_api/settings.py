@@ -185,6 +185,11 @@ class Settings(BaseSettings):
     ws_max_frames_per_second: int = Field(
         default=200, ge=1, description="Frames a page may send per second (else close 1008)."
     )
+    ws_max_bytes_per_second: int = Field(
+        default=256 * 1024,
+        ge=64 * 1024,
+        description="Bytes a page may send per second, after a burst of 4 messages (else 1008).",
+    )
     log_level: str = "INFO"
     ingest_demo_on_start: bool = True
 

@@ -40,8 +40,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[
 
 @pytest.fixture(scope="module")
 def unmetered_server(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[str]:
-    """No frame-rate cap, so only the send queue can stop a page that never reads."""
-    with _serve(tmp_path_factory, embedder, ws_max_frames_per_second=10**6) as base_url:
+    """No rate caps, so only the send queue can stop a page that never reads."""
+    unmetered = {"ws_max_frames_per_second": 10**6, "ws_max_bytes_per_second": 10**9}
+    with _serve(tmp_path_factory, embedder, **unmetered) as base_url:
         yield base_url
 
 

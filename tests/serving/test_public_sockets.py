@@ -178,6 +178,19 @@ def test_a_frame_flood_closes_with_1008(server: str) -> None:
     assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "rate_exceeded")
 
 
+def test_a_byte_flood_closes_with_1008(server: str) -> None:
+    """Few frames, each under the size cap, but far more bytes a second than any page sends."""
+    with _ws(server, "127.0.5.5") as ws:
+        _until(ws, "widget.notice")
+        with pytest.raises(ConnectionClosed) as closed:
+            for _ in range(40):  # 8 MB at most, against a 1 MB burst and 256 KB/s
+                ws.send("x" * (200 * 1024))
+            while True:
+                ws.recv(timeout=5)
+    assert closed.value.rcvd is not None
+    assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (1008, "rate_exceeded")
+
+
 def test_junk_frames_do_not_keep_a_conversation_alive(server: str) -> None:
     with _ws(server, "127.0.5.3") as ws:
         _until(ws, "widget.notice")

@@ -7,7 +7,7 @@ what one page can cost:
 - inbound: uvicorn stops reading the socket while a message waits for us, and the reader only
   starts at `attach`, so a page that sends faster than we forward is held back by TCP itself;
   messages over the size limit are refused by uvicorn (close 1009); more than `frames_per_second`
-  (with a burst allowance) closes with 1008 `rate_exceeded`.
+  or `bytes_per_second` (each with a burst allowance) closes with 1008 `rate_exceeded`.
 - outbound: frames wait in one queue bounded in bytes; a page that stops reading fills it and is
   dropped at once (TCP abort: a close frame would only queue behind the data it is not reading).
 
@@ -48,6 +48,9 @@ class SocketLimits:
     # Audio appends arrive 50 a second (20 ms chunks); twice that plus a burst is generous.
     frames_per_second: float = 200.0
     frame_burst: int = 400
+    # Audio is ~64 KB/s of base64; the burst lets one full-size text frame through at any time.
+    bytes_per_second: float = 256 * 1024
+    byte_burst: int = 1024 * 1024
 
 
 class _Bucket:
@@ -57,10 +60,10 @@ class _Bucket:
         self._rate, self._burst = rate, float(burst)
         self._tokens, self._at = float(burst), now
 
-    def take(self, now: float) -> bool:
+    def take(self, now: float, amount: float = 1.0) -> bool:
         self._tokens = min(self._burst, self._tokens + (now - self._at) * self._rate)
         self._at = now
-        self._tokens -= 1.0
+        self._tokens -= amount
         return self._tokens >= 0.0
 
 
@@ -91,7 +94,9 @@ class PageLink:
         self._on_frame: Handler | None = None
         self._on_closed: Callable[[], None] | None = None
         self._closed = False
-        self._bucket = _Bucket(limits.frames_per_second, limits.frame_burst, self._loop.time())
+        now = self._loop.time()
+        self._frames = _Bucket(limits.frames_per_second, limits.frame_burst, now)
+        self._bytes = _Bucket(limits.bytes_per_second, limits.byte_burst, now)
         self.lost: asyncio.Future[None] = self._loop.create_future()
 
     def attach(self, on_frame: Handler, on_closed: Callable[[], None]) -> None:
@@ -158,12 +163,13 @@ class PageLink:
                     break  # websocket.disconnect
                 if self._close_with is not None:
                     continue  # closing: wait for the page's close frame
-                if not self._bucket.take(self._loop.time()):
-                    log.info("page exceeded the frame rate; closing")
-                    self.close(CLOSE_POLICY, "rate_exceeded")
-                    continue
                 text = message.get("text")
                 frame: str | bytes = text if text is not None else (message.get("bytes") or b"")
+                now = self._loop.time()
+                if not (self._frames.take(now) and self._bytes.take(now, len(frame))):
+                    log.info("page exceeded its frame or byte rate; closing")
+                    self.close(CLOSE_POLICY, "rate_exceeded")
+                    continue
                 assert self._on_frame is not None
                 self._on_frame(frame)
         except Exception:  # receive() reports a lost page as a message: this is a handler bug

@@ -67,6 +67,8 @@ def socket_limits(settings: Settings) -> SocketLimits:
         max_send_queue_bytes=settings.ws_send_queue_bytes,
         frames_per_second=settings.ws_max_frames_per_second,
         frame_burst=2 * settings.ws_max_frames_per_second,
+        bytes_per_second=settings.ws_max_bytes_per_second,
+        byte_burst=max(4 * settings.ws_max_message_bytes, settings.ws_max_bytes_per_second),
     )
 
 
