@@ -149,3 +149,12 @@ def test_booking_with_a_wrong_signature_is_refused(client: FlaskClient) -> None:
 def test_bookings_are_refused_where_not_configured(client: FlaskClient) -> None:
     answer = client.post("/api/hooks/globex/bookings/calendly", data=b"{}")
     assert answer.get_json()["error"]["code"] == "bookings_not_configured"
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["until=9999-12-31", "since=0001-01-01", "period=month", "limit=0", "since=2026-13-01"],
+)
+def test_out_of_range_windows_are_validation_errors(client: FlaskClient, query: str) -> None:
+    answer = client.get(f"/api/admin/acme/reports/funnel?{query}", headers=AUTH)
+    assert answer.get_json()["error"]["code"] == "validation_failed"

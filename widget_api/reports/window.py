@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 Period = Literal["day", "week"]
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+LAST_DAY = date(9999, 12, 31)
 
 
 class ReportQuery(BaseModel):
@@ -28,6 +29,8 @@ class ReportQuery(BaseModel):
         since = self.since or until - timedelta(days=DEFAULT_DAYS - 1)
         if since > until or (until - since).days >= MAX_DAYS:
             raise ValueError("the window is one to 366 days, since <= until")
+        if until >= LAST_DAY:  # the day after must exist (the window's exclusive end)
+            raise ValueError("until is too far in the future")
         self.since, self.until = since, until
         return self
 
