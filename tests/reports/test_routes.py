@@ -118,6 +118,7 @@ def test_meeting_link_redirect_counts_the_click(client: FlaskClient, db: Databas
     link = db.run(lambda s: s.get(MeetingLink, token))
     assert link is not None and link.clicked_at is not None
     assert client.get("/go/unknown").get_json()["error"]["code"] == "link_not_found"
+    assert client.get("/go/%00x").get_json()["error"]["code"] == "link_not_found"
 
 
 def _calendly(body: bytes, secret: str = BOOKING_SECRET) -> dict[str, str]:

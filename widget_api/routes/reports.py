@@ -8,6 +8,7 @@ the admin's own (Bearer token for the API, the signed cookie and CSRF token for 
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
@@ -25,6 +26,7 @@ from widget_api.reports.window import ReportQuery
 from widget_api.routes import admin
 
 bp = Blueprint("reports", __name__, template_folder="../templates")
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class TopQuestionsAnswer(BaseModel):
@@ -243,7 +245,8 @@ def page_retry(company_id: str, delivery_id: int) -> Any:
 @bp.get("/go/<token>")
 def meeting_click(token: str) -> Any:
     """Count a meeting-link click, then on to the booking page."""
-    url = follow_link(_services().db, token) if len(token) <= 64 else None
+    # Tokens are url-safe base64; anything else (a NUL, say) never reaches the database.
+    url = follow_link(_services().db, token) if _TOKEN.fullmatch(token) else None
     if url is None:
         raise ApiError("link_not_found")
     response = redirect(url, code=302)
