@@ -26,6 +26,9 @@ def stack_settings(data_dir: Path, fake: Any | None = None, **overrides: Any) ->
         "openai_api_key": fake.api_key if fake else None,
         "openai_base_url": fake.base_url if fake else "http://127.0.0.1:9/v1",
         "openai_timeout_seconds": 2.0,
+        # Fuzzers and the security tours send many wrong admin tokens from one address on
+        # purpose; the guess limit has its own tests (tests/admin/test_admin_limits.py).
+        "admin_failed_attempts_per_address": 10**6,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
