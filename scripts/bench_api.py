@@ -128,6 +128,7 @@ def server(database_url: str, data_dir: Path, fake: Any) -> Iterator[int]:
         "WIDGET_SESSION_RATE_PER_MINUTE_PER_CLIENT": "1000000",
         "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
         "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
+        "WIDGET_VOICE_MINUTES_PER_DAY_PER_COMPANY": "100000000",  # each mint reserves 15 min
         "WIDGET_LOG_LEVEL": "WARNING",
     }
     log_file = (data_dir / "server.log").open("w")

@@ -28,6 +28,7 @@ def settings_for(data_dir: Path, database_url: str, **overrides: Any) -> Setting
         "session_rate_per_minute_per_client": 1_000_000,
         "session_rate_per_minute_per_company": 1_000_000,
         "session_daily_cap_per_company": 1_000_000,
+        "voice_minutes_per_day_per_company": 100_000_000,  # each mint reserves 15 min
         "server_max_connections_per_client": 0,  # every client is 127.0.0.1
         **overrides,
     }

@@ -39,6 +39,7 @@ class ServerProcess:
             "WIDGET_SESSION_RATE_PER_MINUTE_PER_CLIENT": "1000000",
             "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
             "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
+            "WIDGET_VOICE_MINUTES_PER_DAY_PER_COMPANY": "100000000",  # each mint reserves 15 min
             "WIDGET_LOG_LEVEL": "WARNING",
             "WIDGET_SERVER_THREADS": str(threads),
             "WIDGET_SERVER_MAX_CONNECTIONS_PER_CLIENT": "0",  # every client is 127.0.0.1
