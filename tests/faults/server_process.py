@@ -40,6 +40,8 @@ class ServerProcess:
             "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
             "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
             "WIDGET_VOICE_MINUTES_PER_DAY_PER_COMPANY": "100000000",  # each mint reserves 15 min
+            # The reliability report fuzzes the admin API with wrong tokens on purpose.
+            "WIDGET_ADMIN_FAILED_ATTEMPTS_PER_ADDRESS": "1000000",
             "WIDGET_LOG_LEVEL": "WARNING",
             "WIDGET_SERVER_THREADS": str(threads),
             "WIDGET_SERVER_MAX_CONNECTIONS_PER_CLIENT": "0",  # every client is 127.0.0.1
