@@ -47,9 +47,14 @@ def test_no_search_returns_another_companys_chunks(sec_stack: Services) -> None:
             hits = kb.search(collection, query, top_k=20)
             found = _markers(" ".join(h.text + " " + h.source for h in hits))
             assert found <= {cid}, (cid, query, found)
-        # Filters cannot reach across either: another company's source path finds nothing.
-        other_source = kb.search(sec_stack.companies.get(other).collection, marker(other))[0]
-        assert kb.search(collection, marker(other), sources=[other_source.source]) == []
+        # Filters cannot reach across either. Identities are relative to the source root, so
+        # the other company's source name (`docs/plans.md`) is also this company's own: the
+        # filter must find this company's chunks of that name and never the other's.
+        theirs = kb.search(sec_stack.companies.get(other).collection, marker(other), top_k=20)
+        filtered = kb.search(collection, marker(other), top_k=20, sources=[theirs[0].source])
+        assert _markers(" ".join(h.text for h in filtered)) <= {cid}, (cid, other)
+        assert {h.source for h in filtered} <= {theirs[0].source}
+        assert not {h.chunk_id for h in filtered} & {h.chunk_id for h in theirs}
 
 
 def test_search_tool_answers_only_from_the_callers_company(sec_stack: Services) -> None:
