@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 
 from widget_api.crm import admin_auth
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 KEY = b"s" * 48
 
@@ -41,7 +41,7 @@ def test_unconfigured_token_never_matches() -> None:
 @pytest.mark.parametrize("candidate", ["t-globex", "t-nope", "", None])
 def test_authorize_answers_every_token_but_this_companys_alike(candidate: str | None) -> None:
     admin_auth.authorize("t-acme", _company("acme", "t-acme"))
-    with pytest.raises(ApiError) as refused:
+    with pytest.raises(DomainError) as refused:
         admin_auth.authorize(candidate, _company("acme", "t-acme"))
     assert refused.value.code == "admin_token_invalid"
 

@@ -25,7 +25,7 @@ from widget_api.crm.leads import (
     validate_lead_fields,
 )
 from widget_api.crm.models import Lead
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 
 def _lead(db: Database, email: str, company_id: str = "acme", **fields: str):  # type: ignore[no-untyped-def]
@@ -107,7 +107,7 @@ def test_bad_phones_are_rejected(raw: str) -> None:
 def test_validation_errors_map_to_catalogue_codes_without_echoing_input(
     data: dict, code: str
 ) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         validate_lead_fields(data)
     assert caught.value.code == code
     assert "nope" not in str(caught.value.to_dict()) and "call me" not in str(
@@ -183,10 +183,10 @@ def test_meeting_link_is_recorded_on_the_lead(db: Database) -> None:
 
 def test_get_lead_of_another_company_is_not_found(db: Database) -> None:
     lead = _lead(db, "a@example.com", company_id="acme")
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         get_lead(db, "globex", lead.id)
     assert caught.value.code == "lead_not_found"
-    with pytest.raises(ApiError):
+    with pytest.raises(DomainError):
         get_lead(db, None, lead.id + 1000)
 
 
@@ -194,10 +194,10 @@ def test_set_status_validates_and_persists(db: Database) -> None:
     lead = _lead(db, "a@example.com")
     assert set_status(db, "acme", lead.id, "contacted").status == "contacted"
     assert get_lead(db, None, lead.id).status == "contacted"
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         set_status(db, "acme", lead.id, "won")
     assert caught.value.code == "lead_status_invalid"
-    with pytest.raises(ApiError) as missing:
+    with pytest.raises(DomainError) as missing:
         set_status(db, "globex", lead.id, "qualified")
     assert missing.value.code == "lead_not_found"
 
@@ -276,6 +276,6 @@ def test_listing_paginates_without_overlap(pipeline: Database) -> None:
 
 
 def test_unknown_sort_key_is_a_validation_error(db: Database) -> None:
-    with pytest.raises(ApiError) as caught:
+    with pytest.raises(DomainError) as caught:
         list_leads(db, sort="password")
     assert caught.value.code == "validation_failed"

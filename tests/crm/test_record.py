@@ -21,7 +21,7 @@ from widget_api.crm.record import (
     start_or_resume,
     tool_line,
 )
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 
 def _fields(**extra: str) -> LeadFields:
@@ -93,7 +93,7 @@ def test_log_lead_is_capped_per_conversation(db: Database) -> None:
                         max_updates=3)  # fmt: skip
     try:
         log_lead_claims(db, "acme", "s1", _fields(email="v9@x.io"), channel="text", max_updates=3)
-    except ApiError as exc:
+    except DomainError as exc:
         assert exc.code == "lead_update_limit"
     else:
         raise AssertionError("the fourth log_lead was accepted")

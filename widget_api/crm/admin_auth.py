@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import SecretStr
 
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 SESSION_MAX_AGE_SECONDS = 8 * 3600
 _SALT = "widget-admin-session"
@@ -67,7 +67,7 @@ def authorize(candidate: str | None, company: Any, settings: Any = None) -> None
     guesser that a string is some company's valid token.
     """
     if not token_matches(candidate or "", resolve_admin_token(company, settings)):
-        raise ApiError("admin_token_invalid")
+        raise DomainError("admin_token_invalid")
 
 
 @dataclass(frozen=True)

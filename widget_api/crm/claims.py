@@ -22,7 +22,7 @@ from widget_api.crm.leads import UPDATABLE_FIELDS, LeadFields, LeadView
 from widget_api.crm.models import Conversation, Lead, utcnow
 from widget_api.crm.record_models import LeadClaim
 from widget_api.delivery import hooks
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 CLAIMABLE_FIELDS = ("name", *UPDATABLE_FIELDS)
 DEFAULT_MAX_LEAD_UPDATES = 10
@@ -144,7 +144,7 @@ def log_lead_claims(
 
     One transaction: the per-conversation cap, the lead row (created or locked), the claims, the
     link from the conversation (with claims it made before the lead existed, and its meeting
-    link) and the lead's new values. Raises ApiError `lead_update_limit` past the cap.
+    link) and the lead's new values. Raises DomainError `lead_update_limit` past the cap.
     """
     evidence = evidence or {}
     given = fields.model_dump()
@@ -163,7 +163,7 @@ def log_lead_claims(
             .returning(Conversation.lead_updates)
         ).scalar_one()
         if count > max_updates:
-            raise ApiError("lead_update_limit", details=[{"max": max_updates}])
+            raise DomainError("lead_update_limit", details=[{"max": max_updates}])
         lead, created = _lead_for_update(session, dialect, company_id, fields, session_id, channel)
         owner = created or lead.session_id == session_id
         conversation = session.scalars(

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from widget_api.crm.db import Database
 from widget_api.crm.models import Lead, utcnow
 from widget_api.delivery import hooks
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 from widget_api.vocabulary import LEAD_STATUSES, LeadStatus
 
 Status = LeadStatus  # the name this module has always used
@@ -134,7 +134,7 @@ def lead_error_code(exc: ValidationError) -> str:
 
 
 def validate_lead_fields(data: Mapping[str, Any]) -> LeadFields:
-    """LeadFields from raw input, or an ApiError whose code the model can act on.
+    """LeadFields from raw input, or a DomainError whose code the model can act on.
 
     The error details name the failing fields only; raw input is never echoed back.
     """
@@ -142,7 +142,7 @@ def validate_lead_fields(data: Mapping[str, Any]) -> LeadFields:
         return LeadFields.model_validate(dict(data))
     except ValidationError as exc:
         fields = sorted({str(err["loc"][0]) for err in exc.errors() if err.get("loc")})
-        raise ApiError(lead_error_code(exc), details=[{"fields": fields}]) from None
+        raise DomainError(lead_error_code(exc), details=[{"fields": fields}]) from None
 
 
 class LeadView(BaseModel):
@@ -189,7 +189,7 @@ def upsert_lead(
     never race into a duplicate or an IntegrityError, on SQLite and PostgreSQL alike.
     """
     if channel not in ("voice", "text"):
-        raise ApiError("validation_failed", details=[{"fields": ["channel"]}])
+        raise DomainError("validation_failed", details=[{"fields": ["channel"]}])
     now = utcnow()
     values: dict[str, Any] = {
         "company_id": company_id,
@@ -301,7 +301,7 @@ def parse_sort(sort: str) -> tuple[str, bool]:
     key = sort.lstrip("-+")
     if key not in SORT_KEYS:
         details = [{"fields": ["sort"], "allowed": list(SORT_KEYS)}]
-        raise ApiError("validation_failed", details=details)
+        raise DomainError("validation_failed", details=details)
     return key, descending
 
 
@@ -359,7 +359,7 @@ def count_leads(
 def _check_lead_id(lead_id: int) -> None:
     # Ids come from URLs: one beyond the column's range would fail in the driver, as a 500.
     if not 0 < lead_id <= MAX_LEAD_ID:
-        raise ApiError("lead_not_found")
+        raise DomainError("lead_not_found")
 
 
 def get_lead(db: Database, company_id: str | None, lead_id: int) -> LeadView:
@@ -369,7 +369,7 @@ def get_lead(db: Database, company_id: str | None, lead_id: int) -> LeadView:
     def read(session: Session) -> LeadView:
         lead = session.get(Lead, lead_id)
         if lead is None or (company_id is not None and lead.company_id != company_id):
-            raise ApiError("lead_not_found")
+            raise DomainError("lead_not_found")
         return LeadView.model_validate(lead)
 
     return db.run(read, readonly=True)
@@ -377,7 +377,7 @@ def get_lead(db: Database, company_id: str | None, lead_id: int) -> LeadView:
 
 def check_status(status: str) -> str:
     if status not in LEAD_STATUSES:
-        raise ApiError("lead_status_invalid", details=[{"allowed": list(LEAD_STATUSES)}])
+        raise DomainError("lead_status_invalid", details=[{"allowed": list(LEAD_STATUSES)}])
     return status
 
 
@@ -389,7 +389,7 @@ def set_status(db: Database, company_id: str | None, lead_id: int, status: str) 
     def update_status(session: Session) -> LeadView:
         lead = session.get(Lead, lead_id)
         if lead is None or (company_id is not None and lead.company_id != company_id):
-            raise ApiError("lead_not_found")
+            raise DomainError("lead_not_found")
         if lead.status != status:
             lead.status = status
             lead.updated_at = utcnow()

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from widget_api.crm import admin_auth
 from widget_api.crm.export import leads_to_csv, leads_to_json
 from widget_api.crm.leads import LeadView, count_leads, get_lead, list_leads, parse_sort, set_status
-from widget_api.errors import ApiError
+from widget_api.errors import ApiError, DomainError
 from widget_api.rate_limit import FailedAttempts
 from widget_api.vocabulary import LEAD_STATUSES, LeadStatus
 
@@ -110,7 +110,7 @@ def _api_auth(company_id: str) -> Any:
     guard.check(_client())  # 429 while this address is out of wrong attempts
     try:
         admin_auth.authorize(candidate, company, _services().settings)
-    except ApiError:
+    except DomainError:
         if candidate:  # a guess; a request without any token is not one
             guard.failed(_client())
         raise

@@ -90,7 +90,7 @@ def run(args: Args, ctx: RunContext) -> Result:
     phone, or too many calls in one conversation, become errors the model can act on."""
     from widget_api.crm.claims import log_lead_claims
     from widget_api.crm.leads import validate_lead_fields
-    from widget_api.errors import ApiError
+    from widget_api.errors import DomainError
 
     given = args.model_dump()
     missing = [f for f in ctx.company.required_lead_fields if not given.get(f)]
@@ -103,7 +103,7 @@ def run(args: Args, ctx: RunContext) -> Result:
             channel=ctx.channel if ctx.channel in ("voice", "text") else "voice",
             evidence=_evidence(ctx, given),
         )  # fmt: skip
-    except ApiError as exc:
+    except DomainError as exc:
         raise ToolError(exc.code, exc.details) from None
     return Result(
         saved=True,
