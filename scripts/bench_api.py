@@ -148,7 +148,8 @@ def server(database_url: str, data_dir: Path, fake: Any) -> Iterator[int]:
         log_file.close()
 
 
-def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 240) -> None:
+# A first start exports the ONNX model and ingests the demo docs: minutes on a busy machine.
+def wait_ready(port: int, proc: subprocess.Popen[bytes], timeout: float = 600) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
