@@ -85,8 +85,16 @@ def _locking(stmt: Any, session: Session) -> Any:
     return stmt
 
 
+def _any(db: Database, stmt: Any) -> bool:
+    # A read-only look first: an idle sender then never opens a write transaction (on SQLite
+    # that would take the database's one write lock twice a second per worker).
+    return db.run(lambda s: s.execute(stmt.limit(1)).first() is not None, readonly=True)
+
+
 def fan_out(db: Database, subscriptions: Subscriptions, *, batch: int = 500) -> int:
     """Turn new events into one pending delivery per subscribed receiver; returns events done."""
+    if not _any(db, select(OutboxEvent.id).where(OutboxEvent.fanned_out.is_(False))):
+        return 0
 
     def work(session: Session) -> int:
         rows = session.execute(
@@ -135,6 +143,9 @@ class Claimed:
 def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Claimed]:
     """Lease up to `limit` due deliveries (oldest due first) and count the attempt."""
     if limit <= 0:
+        return []
+    due_now = (WebhookDelivery.state == "pending", WebhookDelivery.next_attempt_at <= utcnow())
+    if not _any(db, select(WebhookDelivery.id).where(*due_now)):
         return []
 
     def work(session: Session) -> list[Claimed]:
