@@ -446,8 +446,8 @@ def _operation(op: Operation, refs: dict[type[BaseModel], dict[str, Any]]) -> di
     responses = _error_responses(op.errors)
     for status, answer in op.answers.items():
         _merge(responses, status, _answer_entry(answer, refs))
-    for status, entry in _error_responses(SERVING_ERRORS).items():
-        responses.setdefault(status, entry)
+    for serving_status, entry in _error_responses(SERVING_ERRORS).items():
+        responses.setdefault(serving_status, entry)
     params = _path_parameters(op.rule)
     if op.query is not None:
         params += _query_parameters(op.query)
