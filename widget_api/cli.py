@@ -17,9 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="interface to bind (default: settings, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to bind (default: settings, 8000)")
     serve.add_argument("--workers", type=int, help="worker processes (default 1)")
-    serve.add_argument(
-        "--threads", type=int, help="HTTP request threads per worker (default 64)"
-    )
+    serve.add_argument("--threads", type=int, help="HTTP request threads per worker (default 64)")
     commands.add_parser("check-config", help="validate every company config and exit")
     commands.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     return parser

@@ -50,6 +50,17 @@ def _valid_host(host: str) -> bool:
     return len(host) <= 253 and all(_LABEL.match(label) for label in host.split("."))
 
 
+def _split_port(netloc: str, default_port: int) -> tuple[str, int]:
+    """`host[:port]` into its host and port (the scheme's default when absent)."""
+    match = re.fullmatch(r"(.*?)(?::(\d{1,5}))?", netloc)
+    if not match or match.group(2) is None:
+        return netloc, default_port
+    port = int(match.group(2))
+    if not 0 < port < 65536:
+        raise ValueError("port out of range")
+    return match.group(1), port
+
+
 def _parse(value: str, *, allow_wildcard: bool) -> OriginPattern:
     if not value or value != value.strip() or any(ord(c) < 33 for c in value):
         raise ValueError("must be scheme://host[:port] without spaces")
@@ -62,12 +73,7 @@ def _parse(value: str, *, allow_wildcard: bool) -> OriginPattern:
         raise ValueError("must be scheme://host[:port] (no user info)")
     if parts.path not in ("",) or parts.query or parts.fragment or value.endswith("?"):
         raise ValueError("must not have a path, query or fragment")
-    host_part, port = netloc, _DEFAULT_PORTS[scheme]
-    match = re.fullmatch(r"(.*?)(?::(\d{1,5}))?", netloc)
-    if match and match.group(2) is not None:
-        host_part, port = match.group(1), int(match.group(2))
-        if not 0 < port < 65536:
-            raise ValueError("port out of range")
+    host_part, port = _split_port(netloc, _DEFAULT_PORTS[scheme])
     wildcard = False
     if host_part.startswith("*."):
         if not allow_wildcard:

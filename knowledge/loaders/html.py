@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup
+from bs4.element import NavigableString, Tag
 
 from knowledge.models import Block, Document
 

@@ -8,7 +8,7 @@ surfacing as a broken conversation later.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -91,8 +91,11 @@ class PrivacyNotice(_Strict):
     """Shown before the visitor's first message; the acceptance is stored on the conversation."""
 
     notice: str | None = Field(
-        None, max_length=600,
-        description="What happens to the conversation (recorded, processed by whom); none = no notice.",
+        None,
+        max_length=600,
+        description=(
+            "What happens to the conversation (recorded, processed by whom); none = no notice."
+        ),
     )
     policy_url: HttpUrl | None = Field(None, description="The company's privacy policy.")
 
@@ -152,10 +155,9 @@ class WebhookConfig(_Strict):
     # The environment variable holding the `whsec_<base64>` secret (never the secret itself).
     secret_env: str = Field(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")
     events: list[WebhookEventType] = Field(
-        default_factory=lambda: ["lead.created", "lead.updated", "meeting.requested",
-                                 "conversation.ended", "lead.deleted"],
+        default_factory=lambda: list(get_args(WebhookEventType)),
         min_length=1,
-    )  # fmt: skip
+    )
 
     @field_validator("url")
     @classmethod

@@ -59,8 +59,14 @@ def ensure_conversation(session: Session, dialect: str, company_id: str, session
     now = utcnow()
     stmt = (
         _insert(dialect)(Conversation)
-        .values(session_id=session_id, company_id=company_id, transport="unknown",
-                started_at=now, turns=0, lead_updates=0)
+        .values(
+            session_id=session_id,
+            company_id=company_id,
+            transport="unknown",
+            started_at=now,
+            turns=0,
+            lead_updates=0,
+        )
         .on_conflict_do_nothing(index_elements=["session_id"])
     )
     session.execute(stmt)
@@ -86,7 +92,7 @@ def _new_claims(
     claims: Iterable[Claim],
 ) -> list[LeadClaim]:  # fmt: skip
     """Claim rows for values this conversation has not already claimed for this field."""
-    seen = set(
+    seen: set[tuple[str, str]] = set(
         session.execute(
             select(LeadClaim.field, LeadClaim.value).where(LeadClaim.session_id == session_id)
         ).all()
@@ -121,9 +127,7 @@ def _lead_for_update(session: Session, dialect: str, company_id: str, fields: Le
         .returning(Lead.id)
     )
     created_id = session.execute(stmt).scalar_one_or_none()
-    query = select(Lead).where(
-        Lead.company_id == company_id, Lead.email_normalized == fields.email
-    )
+    query = select(Lead).where(Lead.company_id == company_id, Lead.email_normalized == fields.email)
     if dialect == "postgresql":
         query = query.with_for_update()
     lead = session.scalars(query.execution_options(populate_existing=True)).one()
@@ -246,8 +250,11 @@ def record_meeting_link(
             return False
         stmt = (
             update(Lead)
-            .where(Lead.company_id == company_id, Lead.email_normalized == normalized,
-                   Lead.meeting_link.is_(None))
+            .where(
+                Lead.company_id == company_id,
+                Lead.email_normalized == normalized,
+                Lead.meeting_link.is_(None),
+            )
             .values(meeting_link=url, updated_at=utcnow())
         )
         return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
@@ -278,8 +285,16 @@ def lead_claims(db: Database, lead_id: int) -> list[ClaimRow]:
             .order_by(LeadClaim.created_at, LeadClaim.id)
         )  # fmt: skip
         return [
-            ClaimRow(r.session_id, r.field, r.value, r.evidence, r.source, r.applied,
-                     r.created_at, conflict=getattr(lead, r.field, None) != r.value)
+            ClaimRow(
+                r.session_id,
+                r.field,
+                r.value,
+                r.evidence,
+                r.source,
+                r.applied,
+                r.created_at,
+                conflict=getattr(lead, r.field, None) != r.value,
+            )
             for r in rows
         ]
 

@@ -117,7 +117,7 @@ def _show_record(db: Database, lead_id: int, as_json: bool, out: Console) -> Non
     table = Table(show_header=False)
     for key, value in record.lead.model_dump().items():
         quote = record.evidence.get(key)
-        table.add_row(Text(key), _plain(value if not quote else f"{value}  <- \"{quote}\""))
+        table.add_row(Text(key), _plain(value if not quote else f'{value}  <- "{quote}"'))
     out.print(table)
     for claim in (c for c in record.claims if c.conflict):
         out.print(_plain(f"conflict: {claim.field} = {claim.value!r} from {claim.session_id}"

@@ -22,7 +22,7 @@ def start_conversation(db: Database, *, company_id: str, session_id: str, transp
             transport=transport,
             started_at=utcnow(),
             turns=0,
-        )  # fmt: skip
+        )
         .on_conflict_do_nothing(index_elements=["session_id"])
     )
     db.run(lambda session: session.execute(stmt))

@@ -216,6 +216,7 @@ def upsert_lead(
     stmt = stmt.on_conflict_do_update(
         index_elements=["company_id", "email_normalized"], set_=set_
     ).returning(*Lead.__table__.c)
+
     def work(session: Session) -> LeadView:
         # Core rows carry raw values; the column types (UTCDateTime) already made them aware.
         lead = LeadView.model_validate(session.execute(stmt).one()._asdict())

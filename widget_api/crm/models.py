@@ -70,7 +70,7 @@ def _in(column: str, values: tuple[str, ...]) -> str:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}
+    type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime()}  # noqa: RUF012 (SQLAlchemy reads it)
 
 
 class Lead(Base):
@@ -165,6 +165,9 @@ class ToolCall(Base):
 
 # Tables declared in their own modules register on Base.metadata when imported: importing them
 # here lets Alembic (whose env.py imports this module) and the tests see every table.
-from widget_api.crm import record_models  # noqa: E402, F401
-from widget_api.crm import delivery_models, report_models  # noqa: E402, F401
-from widget_api.crm import latency_models  # noqa: E402, F401
+from widget_api.crm import (  # noqa: E402, F401
+    delivery_models,
+    latency_models,
+    record_models,
+    report_models,
+)

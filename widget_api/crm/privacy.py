@@ -55,9 +55,9 @@ def _person(session: Session, company_id: str | None, email: str) -> tuple[list[
         func.lower(TranscriptEntry.text).contains(normalized, autoescape=True)
     )
     if company_id is not None:
-        said = said.join(
-            Conversation, Conversation.session_id == TranscriptEntry.session_id
-        ).where(Conversation.company_id == company_id)
+        said = said.join(Conversation, Conversation.session_id == TranscriptEntry.session_id).where(
+            Conversation.company_id == company_id
+        )
     sessions |= set(session.scalars(said))
     return leads, sessions
 
@@ -83,16 +83,27 @@ def export_person(db: Database, company_id: str | None, email: str) -> dict[str,
             "email": email,
             "leads": [LeadView.model_validate(lead).model_dump(mode="json") for lead in leads],
             "claims": [
-                {"session_id": c.session_id, "field": c.field, "value": c.value,
-                 "evidence": c.evidence, "source": c.source, "applied": c.applied,
-                 "created_at": c.created_at.isoformat()}
+                {
+                    "session_id": c.session_id,
+                    "field": c.field,
+                    "value": c.value,
+                    "evidence": c.evidence,
+                    "source": c.source,
+                    "applied": c.applied,
+                    "created_at": c.created_at.isoformat(),
+                }
                 for c in claims
             ],
             "conversations": [_record(session, row).as_json() for row in conversations],
             "tool_calls": [
-                {"session_id": t.session_id, "call_id": t.call_id, "name": t.name,
-                 "arguments": t.arguments, "output": t.output,
-                 "created_at": t.created_at.isoformat()}
+                {
+                    "session_id": t.session_id,
+                    "call_id": t.call_id,
+                    "name": t.name,
+                    "arguments": t.arguments,
+                    "output": t.output,
+                    "created_at": t.created_at.isoformat(),
+                }
                 for t in calls
             ],
         }
@@ -118,8 +129,14 @@ def _delete_sessions(session: Session, sessions: set[str]) -> dict[str, int]:
 
 def _audit(session: Session, company_id: str | None, action: str, counts: dict[str, int]) -> None:
     # Counts and the action only: the audit must not become a second copy of what was deleted.
-    session.add(PrivacyAudit(company_id=company_id, action=action,
-                             counts=json.dumps(counts, sort_keys=True), created_at=utcnow()))
+    session.add(
+        PrivacyAudit(
+            company_id=company_id,
+            action=action,
+            counts=json.dumps(counts, sort_keys=True),
+            created_at=utcnow(),
+        )
+    )
 
 
 def forget_person(db: Database, company_id: str | None, email: str) -> dict[str, int]:
@@ -180,8 +197,12 @@ def audit_entries(db: Database, limit: int = 100) -> list[dict[str, Any]]:
     stmt = select(PrivacyAudit).order_by(PrivacyAudit.id.desc()).limit(limit)
     return db.run(
         lambda session: [
-            {"company_id": a.company_id, "action": a.action, "counts": json.loads(a.counts),
-             "created_at": a.created_at.isoformat()}
+            {
+                "company_id": a.company_id,
+                "action": a.action,
+                "counts": json.loads(a.counts),
+                "created_at": a.created_at.isoformat(),
+            }
             for a in session.scalars(stmt)
         ],
         readonly=True,

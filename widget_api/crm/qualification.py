@@ -41,7 +41,7 @@ _BUDGET = re.compile(
 _BUDGET_WORD = re.compile(r"\bbudget\b", re.IGNORECASE)
 _ROLE = re.compile(
     # The typographic apostrophe (U+2019) is how many keyboards type "I am" contracted.
-    r"\b(?:i am|i'm|i’m|as)\s+(?:the\s+|a\s+|an\s+)?((?:head|director|vp|vice president|manager|"  # noqa: RUF001
+    r"\b(?:i am|i'm|i’m|as)\s+(?:the\s+|a\s+|an\s+)?((?:head|director|vp|vice president|manager|"
     r"lead|chief|cto|ceo|coo|cio|founder|co-founder|owner)(?:\s+of)?(?:\s+[a-z]+){0,3})",
     re.IGNORECASE,
 )

@@ -12,9 +12,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from widget_api.crm.claims import Claim, add_message_claims, ensure_conversation
@@ -95,15 +95,15 @@ def record_context(
             return
         if row.page_url is None and page_url:
             row.page_url = page_url[:MAX_URL_CHARS]
-            row.referrer = (referrer or None) and referrer[:MAX_URL_CHARS]  # type: ignore[index]
+            row.referrer = (referrer or None) and referrer[:MAX_URL_CHARS]
         if privacy_accepted and row.privacy_accepted_at is None:
             row.privacy_accepted_at = utcnow()
 
     db.run(work)
 
 
-_INSERT_LINES = insert(TranscriptEntry.__table__)
-_conversations = Conversation.__table__
+_INSERT_LINES = insert(TranscriptEntry)
+_conversations = cast(Table, Conversation.__table__)
 _STAMP_TURN = (
     update(_conversations)
     .where(_conversations.c.session_id == bindparam("sid"))
@@ -123,9 +123,15 @@ def append_lines(
     if not lines:
         return
     rows = [
-        {"session_id": session_id, "role": line.role, "text": line.text[:MAX_LINE_CHARS],
-         "tool_name": line.tool_name, "tool_call_id": line.tool_call_id,
-         "tool_ok": line.tool_ok, "created_at": line.at}
+        {
+            "session_id": session_id,
+            "role": line.role,
+            "text": line.text[:MAX_LINE_CHARS],
+            "tool_name": line.tool_name,
+            "tool_call_id": line.tool_call_id,
+            "tool_ok": line.tool_ok,
+            "created_at": line.at,
+        }
         for line in sorted(lines, key=lambda line: line.at)
     ]
     user_lines = [line.text for line in lines if line.role == "user"]
@@ -173,8 +179,10 @@ def end(db: Database, session_id: str, *, reason: str, summary: str | None = Non
 
 
 def set_summary(db: Database, session_id: str, summary: str) -> None:
-    stmt = update(Conversation).where(Conversation.session_id == session_id).values(
-        summary=summary[:4000]
+    stmt = (
+        update(Conversation)
+        .where(Conversation.session_id == session_id)
+        .values(summary=summary[:4000])
     )
     db.run(lambda session: session.execute(stmt))
 
@@ -248,8 +256,13 @@ class ConversationRecord:
         data = {k: v for k, v in self.__dict__.items() if k != "transcript"}
         data = {k: v.isoformat() if isinstance(v, datetime) else v for k, v in data.items()}
         data["transcript"] = [
-            {"role": t.role, "text": t.text, "tool_name": t.tool_name, "tool_ok": t.tool_ok,
-             "at": t.created_at.isoformat()}
+            {
+                "role": t.role,
+                "text": t.text,
+                "tool_name": t.tool_name,
+                "tool_ok": t.tool_ok,
+                "at": t.created_at.isoformat(),
+            }
             for t in self.transcript
         ]
         return data
@@ -343,9 +356,16 @@ class LeadRecord:
             "lead": self.lead.model_dump(mode="json"),
             "evidence": self.evidence,
             "claims": [
-                {"session_id": c.session_id, "field": c.field, "value": c.value,
-                 "evidence": c.evidence, "source": c.source, "applied": c.applied,
-                 "conflict": c.conflict, "created_at": c.created_at.isoformat()}
+                {
+                    "session_id": c.session_id,
+                    "field": c.field,
+                    "value": c.value,
+                    "evidence": c.evidence,
+                    "source": c.source,
+                    "applied": c.applied,
+                    "conflict": c.conflict,
+                    "created_at": c.created_at.isoformat(),
+                }
                 for c in self.claims
             ],
             "conflicts": self.conflicts,

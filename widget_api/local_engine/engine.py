@@ -38,9 +38,7 @@ def text_introduction(display_name: str) -> str:
 class LocalEngine:
     """One visitor's text conversation; `respond` emits the events of one answer."""
 
-    def __init__(
-        self, *, display_name: str, run_tool: RunTool, encoder: Encoder
-    ) -> None:
+    def __init__(self, *, display_name: str, run_tool: RunTool, encoder: Encoder) -> None:
         self._name = display_name
         self._run_tool = run_tool
         self._encoder = encoder

@@ -241,5 +241,3 @@ def _record_start(services: Services, spec: Any) -> None:
         services.db, company_id=spec.company.id, session_id=spec.session_id,
         transport=spec.channel, language=spec.company.language,
     )  # fmt: skip
-
-

@@ -172,6 +172,7 @@ class RelaySession:
         if text:
             self._offload(lambda: self._recorder.summary(text), _ignore)
         self._upstream.close()
+
     def on_upstream_closed(self) -> None:
         self._finish("upstream_error")
 

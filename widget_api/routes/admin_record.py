@@ -27,7 +27,7 @@ class PersonRequest(BaseModel):
 
 
 def _person(data: Any) -> PersonRequest:
-    return admin._validated(PersonRequest, data)  # type: ignore[no-any-return]
+    return admin._validated(PersonRequest, data)
 
 
 def _download(company_id: str, email: str) -> Response:

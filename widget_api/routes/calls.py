@@ -51,8 +51,6 @@ class ClientReport(BaseModel):
     first_audio_ms: float | None = Field(None, ge=0, le=120_000)
 
 
-
-
 def _authorized(services: Services, company_id: str, session_id: str) -> None:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")

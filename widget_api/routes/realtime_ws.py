@@ -41,7 +41,10 @@ async def handle(
         return  # the page left during the handshake: nothing spent
     mode: Mode = "text" if request.query.get("mode") == "text" else "voice"
     admission, refusal = await hub.run_blocking(
-        admit_relay, services, company, mode,
+        admit_relay,
+        services,
+        company,
+        mode,
         client_address(request.client_host, request.headers, services.settings.proxy_hops),
     )
     # A resume token from this page's earlier connection continues that conversation.

@@ -14,9 +14,9 @@ from flask import Blueprint, Response, current_app, request
 
 from widget_api.admission import Admission, MeteredConversationLog, max_conversation_seconds
 from widget_api.companies.models import CompanyConfig
+from widget_api.continuity import Resumed, history_instructions
 from widget_api.origins import frame_ancestors, is_origin_allowed
 from widget_api.relay.contracts import RelayLimits
-from widget_api.continuity import Resumed, history_instructions
 from widget_api.relay.records import (
     SUMMARY_INSTRUCTIONS,
     CrmConversationLog,
@@ -159,9 +159,7 @@ def conversation_setup(
     return ConversationSetup(
         display_name=company.display_name,
         model=company.model,
-        session=build_session(
-            company, tools.declarations(company), instructions=instructions
-        ),
+        session=build_session(company, tools.declarations(company), instructions=instructions),
         run_tool=lambda call_id, name, arguments: tools.run(ctx, call_id, name, arguments),
         conversation=(
             conversation if admission is None else MeteredConversationLog(conversation, admission)

@@ -72,8 +72,12 @@ def run(args: Args, ctx: RunContext) -> Result:
         log.warning("knowledge base unavailable for %s", ctx.company.id)
         raise ToolError("knowledge_unavailable") from None
     record_question(
-        ctx.deps.db, company_id=ctx.company.id, session_id=ctx.session_id, query=args.query,
-        hits=hits, threshold=ctx.company.relevance_threshold,
+        ctx.deps.db,
+        company_id=ctx.company.id,
+        session_id=ctx.session_id,
+        query=args.query,
+        hits=hits,
+        threshold=ctx.company.relevance_threshold,
     )  # fmt: skip  (the unanswered-questions report; best effort, never raises)
     passages = [
         Passage(

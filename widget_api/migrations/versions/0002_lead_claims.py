@@ -39,7 +39,9 @@ def upgrade() -> None:
         sa.Column("applied", sa.Boolean(), nullable=False),
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
         sa.ForeignKeyConstraint(
-            ["lead_id"], ["leads.id"], name=op.f("fk_lead_claims_lead_id_leads"),
+            ["lead_id"],
+            ["leads.id"],
+            name=op.f("fk_lead_claims_lead_id_leads"),
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lead_claims")),

@@ -55,9 +55,7 @@ def upgrade() -> None:
         sa.Column("created_at", UTC_TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_transcript_entries")),
     )
-    op.create_index(
-        "ix_transcript_entries_session", "transcript_entries", ["session_id", "id"]
-    )
+    op.create_index("ix_transcript_entries_session", "transcript_entries", ["session_id", "id"])
     op.create_table(
         "privacy_audit",
         sa.Column("id", sa.Integer(), nullable=False),
