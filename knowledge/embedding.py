@@ -209,7 +209,7 @@ def load_embedder(
 def _load(path: Path, backend: Backend, cache_dir: Path | None) -> Embedder:
     if backend == "torch":
         return SentenceTransformerEmbedder(path)
-    variant = "int8" if backend == "onnx-int8" else "fp32"
+    variant: Literal["int8", "fp32"] = "int8" if backend == "onnx-int8" else "fp32"
     try:
         from knowledge.onnx_embedder import OnnxEmbedder
         from knowledge.onnx_export import default_cache_dir, exported_model

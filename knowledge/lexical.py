@@ -40,7 +40,7 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     """Lowercased, English-stopword-free, Snowball-stemmed terms."""
     import bm25s
 
-    return bm25s.tokenize(  # type: ignore[no-any-return]
+    return bm25s.tokenize(
         texts,
         stopwords="en",
         stemmer=_stemmer(),

@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.setLevel(logging.INFO)
     try:
         for variant in FILES:
-            print(exported_model(default_model_path(), cache_dir, variant))  # type: ignore[arg-type]
+            print(exported_model(default_model_path(), cache_dir, variant))
     except ExportError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
