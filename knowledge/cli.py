@@ -146,7 +146,7 @@ def _load_model(settings: KnowledgeSettings) -> Embedder:
     return load_embedder(
         settings.embedding_model_path,
         backend=settings.embedding_backend,
-        cache_dir=settings.data_dir / "models",
+        cache_dir=settings.model_cache_dir or settings.data_dir / "models",
     )
 
 

