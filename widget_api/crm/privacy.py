@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from widget_api.crm.db import Database
 from widget_api.crm.leads import InvalidEmail, LeadView, normalize_email
 from widget_api.crm.models import Conversation, Lead, ToolCall, utcnow
-from widget_api.crm.record import _record
+from widget_api.crm.record import _record, claim_json
 from widget_api.crm.record_models import LeadClaim, PrivacyAudit, TranscriptEntry
 from widget_api.delivery import hooks, outbox
 from widget_api.reports.recorder import forget_sessions
@@ -82,18 +82,7 @@ def export_person(db: Database, company_id: str | None, email: str) -> dict[str,
         return {
             "email": email,
             "leads": [LeadView.model_validate(lead).model_dump(mode="json") for lead in leads],
-            "claims": [
-                {
-                    "session_id": c.session_id,
-                    "field": c.field,
-                    "value": c.value,
-                    "evidence": c.evidence,
-                    "source": c.source,
-                    "applied": c.applied,
-                    "created_at": c.created_at.isoformat(),
-                }
-                for c in claims
-            ],
+            "claims": [claim_json(c) for c in claims],
             "conversations": [_record(session, row).as_json() for row in conversations],
             "tool_calls": [
                 {

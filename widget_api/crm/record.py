@@ -355,19 +355,7 @@ class LeadRecord:
         return {
             "lead": self.lead.model_dump(mode="json"),
             "evidence": self.evidence,
-            "claims": [
-                {
-                    "session_id": c.session_id,
-                    "field": c.field,
-                    "value": c.value,
-                    "evidence": c.evidence,
-                    "source": c.source,
-                    "applied": c.applied,
-                    "conflict": c.conflict,
-                    "created_at": c.created_at.isoformat(),
-                }
-                for c in self.claims
-            ],
+            "claims": [{**claim_json(c), "conflict": c.conflict} for c in self.claims],
             "conflicts": self.conflicts,
             "conversations": [c.as_json() for c in self.conversations],
         }
@@ -386,3 +374,16 @@ def lead_record(db: Database, company_id: str, lead_id: int) -> LeadRecord:
             evidence[claim.field] = claim.evidence
     conflicts = sum(1 for c in claims if c.conflict)
     return LeadRecord(lead, evidence, claims, conflicts, conversations_for_lead(db, lead_id))
+
+
+def claim_json(claim: Any) -> dict[str, Any]:
+    """One claim (a `LeadClaim` row or a `claims.ClaimRow`) as sales and exports see it."""
+    return {
+        "session_id": claim.session_id,
+        "field": claim.field,
+        "value": claim.value,
+        "evidence": claim.evidence,
+        "source": claim.source,
+        "applied": claim.applied,
+        "created_at": claim.created_at.isoformat(),
+    }

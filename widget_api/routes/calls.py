@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from widget_api.errors import ApiError
 from widget_api.routes.body import json_body
-from widget_api.routes.cors import add_cors_headers
+from widget_api.routes.cors import company_route_cors
 from widget_api.services import Services, get_services
 from widget_api.tokens import verify_tool_token
 from widget_api.tools.registry import ID_PATTERN
@@ -129,9 +129,4 @@ def _no_store(response: Response, status: int) -> Response:
     return response
 
 
-@bp.after_request
-def _cors(response: Response) -> Response:
-    services = get_services(current_app)
-    company_id = (request.view_args or {}).get("company_id", "")
-    companies = [c for c in services.companies.all() if c.id == company_id]
-    return add_cors_headers(response, services, companies, "Content-Type, Authorization")
+bp.after_request(company_route_cors)

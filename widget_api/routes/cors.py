@@ -7,11 +7,11 @@ integrating directly from one of its allowed origins does. Only allowed origins 
 
 from __future__ import annotations
 
-from flask import Response, request
+from flask import Response, current_app, request
 
 from widget_api.companies.models import CompanyConfig
 from widget_api.origins import is_origin_allowed
-from widget_api.services import Services
+from widget_api.services import Services, get_services
 
 _MAX_AGE_SECONDS = "600"
 
@@ -29,3 +29,11 @@ def add_cors_headers(
         response.headers["Access-Control-Allow-Headers"] = headers
         response.headers["Access-Control-Max-Age"] = _MAX_AGE_SECONDS
     return response
+
+
+def company_route_cors(response: Response) -> Response:
+    """`after_request` for routes under `/<company_id>/`: that company's sites may call them."""
+    services = get_services(current_app)
+    company_id = (request.view_args or {}).get("company_id", "")
+    companies = [c for c in services.companies.all() if c.id == company_id]
+    return add_cors_headers(response, services, companies, "Content-Type, Authorization")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from widget_api.errors import ApiError
 from widget_api.routes.body import json_body
-from widget_api.routes.cors import add_cors_headers
+from widget_api.routes.cors import company_route_cors
 from widget_api.services import get_services
 from widget_api.tokens import verify_tool_token
 from widget_api.tools.registry import ID_PATTERN, MAX_ARGUMENT_CHARS, ToolContext
@@ -66,9 +66,4 @@ def run_tool(company_id: str):  # type: ignore[no-untyped-def]
     return response
 
 
-@bp.after_request
-def _cors(response: Response) -> Response:
-    services = get_services(current_app)
-    company_id = (request.view_args or {}).get("company_id", "")
-    companies = [c for c in services.companies.all() if c.id == company_id]
-    return add_cors_headers(response, services, companies, "Content-Type, Authorization")
+bp.after_request(company_route_cors)
