@@ -167,12 +167,16 @@ def test_replayed_call_id_returns_the_stored_result_without_a_second_write(
     token = issue_tool_token(sec_stack.signing_key, A, session, 600)
     args = _lead_args()
     first = _tool(client, A, token, session, call_id, args)
-    # The replay even carries different arguments: the stored output wins, nothing is re-run.
+    # A true retry (same tool, same arguments) replays the stored output; nothing is re-run.
+    again = _tool(client, A, token, session, call_id, dict(args))
+    assert first[0] == again[0] == 200
+    assert (first[1]["replayed"], again[1]["replayed"]) == (False, True)
+    assert again[1]["output"] == first[1]["output"]
+    # The same call id with other arguments is a conflict, not a silent replay or a rewrite.
     changed = {**args, "name": "Mallory Rewrite", "interest": "changed"}
-    second = _tool(client, A, token, session, call_id, changed)
-    assert first[0] == second[0] == 200
-    assert (first[1]["replayed"], second[1]["replayed"]) == (False, True)
-    assert second[1]["output"] == first[1]["output"]
+    conflict = _tool(client, A, token, session, call_id, changed)
+    assert conflict[0] == 409
+    assert conflict[1]["error"]["code"] == "tool_call_conflict"
     with sec_stack.db.session(readonly=True) as db:
         leads = db.scalars(select(Lead).where(Lead.email == args["email"])).all()
         same_call = (ToolCall.session_id == session, ToolCall.call_id == call_id)
