@@ -71,7 +71,7 @@ CATALOGUE: dict[str, ErrorSpec] = {
     "call_not_found": ErrorSpec(404, "No live call for this conversation."),
     "webhook_signature_invalid": ErrorSpec(400, "The webhook signature does not verify."),
     "twilio_signature_invalid": ErrorSpec(403, "The Twilio signature does not verify."),
-    # Not configured is permanent for this deployment, not an outage: the route is as good as absent.
+    # Not configured is permanent for this deployment, not an outage: as good as no route.
     "phone_not_configured": ErrorSpec(404, "The phone channel is not configured."),
     # webhooks and reports
     "signature_invalid": ErrorSpec(401, "The webhook signature does not verify."),
