@@ -304,7 +304,6 @@ def main(argv: list[str] | None = None) -> int:
         # Shared machine (8 helpers on 2 cores): a load above the core count inflates both phases.
         "loadavg_1min_before_bridge_phase": round(load_before, 2),
         "loadavg_1min_after": round(os.getloadavg()[0], 2),
-        "note": "machine shared with 7 other helpers' test runs during the measurement",
     }
     print(json.dumps(result))
     return 0
