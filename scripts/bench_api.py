@@ -1,6 +1,6 @@
 """Benchmark the session route and the tool endpoint of a real `widget-api serve` process.
 
-The server runs in its own process (gunicorn, defaults: 1 worker, 64 threads) against the
+The server runs in its own process (gunicorn with 1 uvicorn worker, Flask on its request pool) against the
 loopback fake OpenAI started in this process; once on SQLite and once on PostgreSQL. Prints ONE
 JSON object:
 
@@ -497,7 +497,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = {
         "benchmark": "api",
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-        "server": {"workers": 1, "threads": 64, "worker_class": "gthread"},
+        "server": {"workers": 1, "worker_class": "uvicorn (widget_api.serving.worker)"},
         "runs": runs,
         "targets": {
             "tool_overhead_p99_ms_max": 5.0,
