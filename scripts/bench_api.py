@@ -1,7 +1,8 @@
 """Benchmark the session route and the tool endpoint of a real `widget-api serve` process.
 
-The server runs in its own process (gunicorn with 1 uvicorn worker, Flask on its request pool) against the
-loopback fake OpenAI started in this process; once on SQLite and once on PostgreSQL. Prints ONE
+The server runs in its own process (gunicorn with 1 uvicorn worker, Flask on its request pool)
+against the loopback fake OpenAI started in this process; once on SQLite and once on PostgreSQL.
+Prints ONE
 JSON object:
 
 - session route: latency p50/p99 (one client, then N concurrent clients) and throughput;
