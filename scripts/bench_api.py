@@ -2,8 +2,7 @@
 
 The server runs in its own process (gunicorn with 1 uvicorn worker, Flask on its request pool)
 against the loopback fake OpenAI started in this process; once on SQLite and once on PostgreSQL.
-Prints ONE
-JSON object:
+Prints ONE JSON object:
 
 - session route: latency p50/p99 (one client, then N concurrent clients) and throughput;
 - tool endpoint: latency, the tool's own time (the `Server-Timing: tool;dur=` header) and the
