@@ -183,7 +183,7 @@ def incoming_payload(call_id: str, to_number: str, from_number: str) -> dict[str
             "call_id": call_id,
             "sip_headers": [
                 {"name": "From", "value": f"<sip:{from_number}@pstn.example>;tag=1"},
-                {"name": "To", "value": f"<sip:{to_number}@sip.api.openai.com>"},
+                {"name": "To", "value": f"<sip:{to_number}@sip.fake-openai.test>"},
                 {"name": "Call-ID", "value": secrets.token_hex(8)},
             ],
         },
