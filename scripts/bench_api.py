@@ -129,6 +129,8 @@ def server(database_url: str, data_dir: Path, fake: Any) -> Iterator[int]:
         "WIDGET_SESSION_RATE_PER_MINUTE_PER_COMPANY": "1000000",
         "WIDGET_SESSION_DAILY_CAP_PER_COMPANY": "1000000",
         "WIDGET_VOICE_MINUTES_PER_DAY_PER_COMPANY": "100000000",  # each mint reserves 15 min
+        # Every client of the benchmark is this one address: no per-address connection cap.
+        "WIDGET_SERVER_MAX_CONNECTIONS_PER_CLIENT": "0",
         "WIDGET_LOG_LEVEL": "WARNING",
     }
     log_file = (data_dir / "server.log").open("w")
@@ -271,6 +273,20 @@ def bench_tool(
     }
 
 
+def _failure_codes(failed: list[str]) -> dict[str, int]:
+    """How many failed requests carried each error code (what the benchmark ran into)."""
+    codes: dict[str, int] = {}
+    for text in failed:
+        try:
+            body = json.loads(text)
+        except ValueError:
+            body = {}
+        error = body.get("error") if isinstance(body, dict) else None
+        code = error.get("code") if isinstance(error, dict) else error
+        codes[str(code)] = codes.get(str(code), 0) + 1
+    return codes
+
+
 def bench_log_lead_retries(
     port: int,
     sessions: list[dict[str, Any]],
@@ -308,6 +324,8 @@ def bench_log_lead_retries(
     def one(i: int) -> tuple[str, int, str]:
         session, call_id, args = requests[i]
         status, body, _ms, _t = tool_call(port, session, "log_lead", args, call_id)
+        if status != 200 and isinstance(body, dict):
+            return call_id, status, json.dumps(body)
         return call_id, status, body.get("output", "") if isinstance(body, dict) else ""
 
     results, wall = run_concurrently(total, concurrency, one)
@@ -340,6 +358,7 @@ def bench_log_lead_retries(
         "tool_calls_in_db": tool_calls,
         "calls_with_differing_outputs": sum(1 for v in outputs.values() if len(v) > 1),
         "failed_requests": len(failed),
+        "failures_by_code": _failure_codes(failed),
         "exactly_unique_leads": leads == unique and tool_calls == unique,
         "wall_s": round(wall, 2),
         "throughput_rps": round(total / wall, 1),
