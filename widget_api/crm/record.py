@@ -2,8 +2,9 @@
 
 Transcript lines are buffered by the caller and written one batch per turn: a single multi-row
 INSERT plus one UPDATE of the conversation, in one transaction without waiting for the WAL flush
-(a turn lost in a database crash costs a few lines of a transcript, never a lead). Qualification
-facts found in the visitor's lines become claims in that same transaction.
+(a turn lost in a database crash costs a few lines of a transcript, never a lead). On PostgreSQL
+the usual turn is one statement, one round trip. Qualification facts found in the visitor's
+lines become claims in that same transaction.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Executable, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from widget_api.crm.claims import Claim, add_message_claims, ensure_conversation
@@ -114,6 +115,17 @@ _STAMP_TURN = (
 )
 
 
+def _append_statement(rows: list[dict[str, Any]], stamp: dict[str, Any]) -> Executable:
+    """PostgreSQL: the lines' INSERT and the conversation's UPDATE as one statement."""
+    lines = insert(TranscriptEntry).values(rows).returning(TranscriptEntry.id).cte("lines")
+    return (
+        update(_conversations)
+        .where(_conversations.c.session_id == stamp["sid"])
+        .values(turns=_conversations.c.turns + stamp["n"], last_activity_at=stamp["now"])
+        .add_cte(lines)
+    )
+
+
 def append_lines(
     db: Database, company_id: str, session_id: str, lines: Sequence[Line], *,
     count_turns: bool = True,
@@ -141,10 +153,15 @@ def append_lines(
         Claim(fact.field, fact.value, fact.evidence)
         for text in user_lines for fact in extract_facts(text)
     ]  # fmt: skip
+    stamp = {"sid": session_id, "n": len(user_lines) if count_turns else 0, "now": utcnow()}
+    if db.dialect == "postgresql" and not claims and not admits:
+        # The common turn: one statement (the batch INSERT inside the UPDATE's WITH) on an
+        # autocommit connection, so one round trip instead of BEGIN, SET, INSERT, UPDATE, COMMIT.
+        db.run_statement(lambda conn: conn.execute(_append_statement(rows, stamp)))
+        return
     # Core statements on the session's connection (cached compilation, no ORM bulk path): one
     # INSERT of the batch and one UPDATE carrying the turn count and the activity stamp, in one
     # short non-durable transaction.
-    stamp = {"sid": session_id, "n": len(user_lines) if count_turns else 0, "now": utcnow()}
 
     def work(session: Session) -> None:
         connection = session.connection()
