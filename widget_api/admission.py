@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 from widget_api.rate_limit import LimitStore, LimitsUnavailable, retry_after
 
 if TYPE_CHECKING:
@@ -126,7 +126,7 @@ class VoiceMinutes:
 def admit(services: Services, company: CompanyConfig, client: str, *, voice: bool) -> Admission:
     """Spend one conversation start of the company's budget, or raise why not.
 
-    Raises ApiError `rate_limited` / `daily_cap_reached` / `voice_budget_spent` (429, with a
+    Raises DomainError `rate_limited` / `daily_cap_reached` / `voice_budget_spent` (429, with a
     retry time) or `limits_unavailable` (503: the shared storage is down, and paid
     conversations fail closed).
     """
@@ -142,9 +142,9 @@ def admit(services: Services, company: CompanyConfig, client: str, *, voice: boo
         granted, until_tomorrow = minutes.reserve(company.id, longest, budget)
     except LimitsUnavailable as exc:
         log.warning("limit storage unavailable (%s): refusing a paid conversation", exc)
-        raise ApiError("limits_unavailable") from None
+        raise DomainError("limits_unavailable") from None
     if not granted:
-        raise ApiError("voice_budget_spent", details=retry_after(until_tomorrow))
+        raise DomainError("voice_budget_spent", details=retry_after(until_tomorrow))
     return Admission(granted, granted, minutes.refunder(company.id), day=minutes.today())
 
 

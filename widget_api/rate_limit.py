@@ -26,7 +26,7 @@ from limits.errors import StorageError
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 log = logging.getLogger(__name__)
 
@@ -154,11 +154,11 @@ class SessionRateLimiter:
         for code, item, key in checks:
             wait = store.blocked(item, *key)
             if wait:
-                raise ApiError(code, details=retry_after(wait))
+                raise DomainError(code, details=retry_after(wait))
         for code, item, key in checks:
             wait = store.hit(item, *key)
             if wait:  # another worker took the last slot between the test and the hit
-                raise ApiError(code, details=retry_after(wait))
+                raise DomainError(code, details=retry_after(wait))
 
 
 class FailedAttempts:
@@ -182,7 +182,7 @@ class FailedAttempts:
             log.warning("limit storage unavailable (%s): admin attempts not limited", exc)
             return
         if wait:
-            raise ApiError("rate_limited", details=retry_after(wait))
+            raise DomainError("rate_limited", details=retry_after(wait))
 
     def failed(self, client: str) -> None:
         """Count one wrong attempt from `client`."""

@@ -16,7 +16,7 @@ import json
 import time
 from dataclasses import dataclass
 
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 
 _MAX_TOKEN_CHARS = 1024
 
@@ -54,17 +54,17 @@ def issue_tool_token(
 
 def _decode(key: bytes, token: str) -> TokenClaims:
     if not token or len(token) > _MAX_TOKEN_CHARS or token.count(".") != 1:
-        raise ApiError("token_invalid")
+        raise DomainError("token_invalid")
     payload, signature = token.split(".")
     if not (payload.isascii() and signature.isascii()):
-        raise ApiError("token_invalid")
+        raise DomainError("token_invalid")
     if not hmac.compare_digest(_sign(key, payload).encode(), signature.encode()):
-        raise ApiError("token_invalid")
+        raise DomainError("token_invalid")
     try:
         data = json.loads(_b64decode(payload))
         claims = TokenClaims(str(data["c"]), str(data["s"]), int(data["e"]))
     except (ValueError, KeyError, TypeError, binascii.Error):
-        raise ApiError("token_invalid") from None
+        raise DomainError("token_invalid") from None
     return claims
 
 
@@ -78,12 +78,13 @@ def verify_tool_token(
 ) -> TokenClaims:
     """The token's claims if it is genuine, unexpired and scoped to this company (and session).
 
-    Raises ApiError `token_invalid` (forged or malformed), `token_expired` or `token_wrong_scope`.
+    Raises DomainError `token_invalid` (forged or malformed), `token_expired` or
+    `token_wrong_scope`.
     """
     claims = _decode(key, token)
     if claims.expires_at <= (time.time() if now is None else now):
-        raise ApiError("token_expired")
+        raise DomainError("token_expired")
     same_company = hmac.compare_digest(claims.company_id.encode(), company_id.encode())
     if not same_company or (session_id is not None and claims.session_id != session_id):
-        raise ApiError("token_wrong_scope")
+        raise DomainError("token_wrong_scope")
     return claims

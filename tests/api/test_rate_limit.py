@@ -9,7 +9,7 @@ from limits import RateLimitItemPerMinute
 
 from tests.redis_fixtures import REDIS_URL, redis_prefix, redis_store  # noqa: F401
 from widget_api.admission import MIN_VOICE_SECONDS, Admission, VoiceMinutes
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 from widget_api.rate_limit import LimitStore, LimitsUnavailable, SessionRateLimiter
 
 
@@ -19,7 +19,7 @@ def _codes(limiter: SessionRateLimiter, company: str, clients: list[str]) -> lis
         try:
             limiter.check(company, client)
             out.append("ok")
-        except ApiError as err:
+        except DomainError as err:
             assert err.details[0]["retry_after"] >= 1
             out.append(err.code)
     return out

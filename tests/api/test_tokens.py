@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from widget_api.errors import ApiError
+from widget_api.errors import DomainError
 from widget_api.tokens import issue_tool_token, verify_tool_token
 
 KEY = b"k" * 32
@@ -38,13 +38,13 @@ def _flip_last(token: str) -> str:
 def test_bad_tokens_raise_stable_codes(mutate, kwargs, code) -> None:  # type: ignore[no-untyped-def]
     token = mutate(issue_tool_token(KEY, "acme", "ws_1", 60, now=1000))
     args = {"company_id": "acme", "session_id": "ws_1", "now": 1001, **kwargs}
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         verify_tool_token(KEY, token, **args)
     assert info.value.code == code
 
 
 def test_token_signed_with_another_key_is_invalid() -> None:
     token = issue_tool_token(b"other" * 8, "acme", "ws_1", 60)
-    with pytest.raises(ApiError) as info:
+    with pytest.raises(DomainError) as info:
         verify_tool_token(KEY, token, company_id="acme")
     assert info.value.code == "token_invalid"

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from widget_api.errors import ApiError
+from widget_api.errors import ApiError, DomainError
 from widget_api.phone.directory import company_for_number, number_from_sip, sip_header
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def handle_incoming(services: Services, event: Any) -> SipOutcome:
         return SipOutcome("rejected")
     try:  # a call spends the company's voice minutes like any voice conversation
         admission = admit(services, company, f"phone:{call_id}", voice=True)
-    except ApiError as refused:
+    except DomainError as refused:
         log.info("SIP call for %s refused: %s", company.id, refused.code)
         registry.control.reject(call_id, status_code=SIP_BUSY)
         return SipOutcome("rejected")

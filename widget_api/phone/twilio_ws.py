@@ -17,7 +17,7 @@ import queue
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from widget_api.errors import ApiError
+from widget_api.errors import ApiError, DomainError
 from widget_api.phone.sip import PHONE_NOTE
 from widget_api.phone.twilio_bridge import TwilioBridge
 from widget_api.phone.twilio_signature import valid_stream_token, valid_twilio_signature
@@ -186,7 +186,7 @@ class _PhoneCall:
     def _agent_started(self, future: Any) -> None:
         try:
             self.agent = future.result()
-        except ApiError as refused:  # budget spent or limits down: Twilio hangs up
+        except DomainError as refused:  # budget spent or limits down: Twilio hangs up
             log.info("twilio call for %s refused: %s", self.company.id, refused.code)
             self.page.close(1000, refused.code)
             return

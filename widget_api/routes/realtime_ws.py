@@ -13,7 +13,7 @@ import uuid
 from widget_api.admission import Admission, admit
 from widget_api.companies.models import CompanyConfig
 from widget_api.continuity import resume
-from widget_api.errors import ApiError
+from widget_api.errors import ApiError, DomainError
 from widget_api.origins import is_origin_allowed
 from widget_api.proxy import client_address
 from widget_api.relay.hub import RelayHub
@@ -33,7 +33,7 @@ async def handle(
         company = services.companies.get(company_id)
         if not _origin_ok(request.origin, company, services):
             raise ApiError("origin_not_allowed")
-    except ApiError as err:
+    except DomainError as err:
         await request.deny(err.status, err.to_dict())
         return
     page = await request.accept()
@@ -78,6 +78,6 @@ def admit_relay(
         return None, None
     try:
         return admit(services, company, client, voice=mode == "voice"), None
-    except ApiError as refused:
+    except DomainError as refused:
         log.info("relay upstream refused for %s: %s", company.id, refused.code)
         return None, refused.code
