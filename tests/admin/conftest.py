@@ -20,6 +20,9 @@ from widget_api.settings import BUNDLED_COMPANIES_DIR, Settings
 
 ACME_TOKEN = "acme-admin-token-0123456789"
 GLOBEX_TOKEN = "globex-admin-token-9876543210"
+# The configured public origin: deliberately not the test client's `localhost`, as behind a
+# proxy, so a check that trusted the request's Host header would show.
+PUBLIC_ORIGIN = "https://leads.example.com"
 
 
 @pytest.fixture
@@ -39,7 +42,7 @@ def app(db: Database, companies: CompanyRegistry, tmp_path: Path) -> Flask:  # n
     The admin needs no knowledge base, model or tool runner, so those parts are left out
     (`None`): nothing on these routes reaches them, and loading the model is slow.
     """
-    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(data_dir=tmp_path, public_origin=PUBLIC_ORIGIN, _env_file=None)  # type: ignore[call-arg]
     services = Services(
         settings=settings, companies=companies, knowledge=cast(Any, None),
         embedder=cast(Any, None), db=db, tools=cast(Any, None), signing_key=b"k" * 48,

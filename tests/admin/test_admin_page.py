@@ -7,9 +7,10 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from tests.admin.conftest import ACME_TOKEN, GLOBEX_TOKEN
+from tests.admin.conftest import ACME_TOKEN, GLOBEX_TOKEN, PUBLIC_ORIGIN
 from widget_api.crm.db import Database
 from widget_api.crm.leads import LeadFields, get_lead, record_meeting_link, upsert_lead
+from widget_api.routes.admin import COOKIE_NAME
 
 XSS = "<script>alert(1)</script>"
 PAGE = "/admin/acme/leads"
@@ -137,7 +138,7 @@ def test_page_export_links_use_the_session(client: FlaskClient, leads: Database)
 def _status_form(client: FlaskClient, **overrides: str):  # type: ignore[no-untyped-def]
     csrf = _csrf(client.get(PAGE).get_data(as_text=True))
     data = {"status": "contacted", "csrf_token": csrf, "back": f"{PAGE}?sort=email"}
-    headers = {"Origin": "http://localhost"}
+    headers = {"Origin": PUBLIC_ORIGIN}
     for key, value in overrides.items():
         (headers if key == "Origin" else data)[key] = value
     return client.post(f"{PAGE}/2/status", data={k: v for k, v in data.items() if v is not None},
@@ -170,6 +171,33 @@ def test_status_change_without_csrf_protection_is_refused(
     response = _status_form(client, **overrides)
     assert (response.status_code, response.get_json()["error"]["code"]) == (403, "csrf_failed")
     assert get_lead(leads, "acme", 2).status == "new"
+
+
+def test_a_forged_host_does_not_make_its_origin_ours(client: FlaskClient, leads: Database) -> None:
+    # DNS rebinding: evil.example re-pointed at this server sends its own name as Host and
+    # Origin. Same-origin means the configured public origin, never the request's Host.
+    _login(client)
+    csrf = _csrf(client.get(PAGE).get_data(as_text=True))
+    form = {"status": "contacted", "csrf_token": csrf}
+    # The worst case: the browser sends the admin cookie to the rebound name as well.
+    cookie = client.get_cookie(COOKIE_NAME, path="/admin/acme/")
+    assert cookie is not None
+    client.set_cookie(COOKIE_NAME, cookie.value, domain="evil.example", path="/admin/acme/")
+    rebound = {"Host": "evil.example", "Origin": "http://evil.example"}
+    forged = client.post(f"{PAGE}/2/status", data=form, headers=rebound)
+    assert (forged.status_code, forged.get_json()["error"]["code"]) == (403, "csrf_failed")
+    assert get_lead(leads, "acme", 2).status == "new"
+    ours = client.post(f"{PAGE}/2/status", data=form,
+                       headers={"Host": "evil.example", "Origin": PUBLIC_ORIGIN})  # fmt: skip
+    assert ours.status_code == 303 and get_lead(leads, "acme", 2).status == "contacted"
+
+
+def test_login_from_the_requests_own_host_is_not_same_origin(
+    client: FlaskClient, leads: Database
+) -> None:
+    response = client.post("/admin/acme/login", data={"token": ACME_TOKEN},
+                           headers={"Origin": "http://localhost"})  # fmt: skip
+    assert (response.status_code, response.get_json()["error"]["code"]) == (403, "csrf_failed")
 
 
 def test_status_change_without_session_is_401(client: FlaskClient, leads: Database) -> None:

@@ -187,13 +187,16 @@ def _page_session(company: Any) -> admin_auth.AdminSession | None:
 
 
 def _same_origin() -> bool:
-    """A browser's Origin (or Referer) must be this server; without either, the CSRF token rules."""
+    """A browser's Origin (or Referer) must be this server; without either, the CSRF token rules.
+
+    "This server" is the configured public origin, never the request's Host header: a rebound
+    DNS name (`Host: evil.example`, `Origin: http://evil.example`) must not pass as same-origin.
+    """
     origin = request.headers.get("Origin") or request.headers.get("Referer")
     if not origin:
         return True
     parts = urlsplit(origin)
-    allowed = {request.host_url.rstrip("/"), _services().settings.server_origin}
-    return f"{parts.scheme}://{parts.netloc}" in allowed
+    return f"{parts.scheme}://{parts.netloc}" == _services().settings.server_origin
 
 
 def _login_page(company: Any, *, failed: bool = False, status: int = 401) -> Any:
@@ -234,7 +237,7 @@ def login(company_id: str) -> Any:
     guard = _failed_attempts()
     try:
         guard.check(_client())
-    except ApiError as blocked:
+    except DomainError as blocked:  # FailedAttempts raises the domain error
         page, status = _login_page(company, failed=True, status=blocked.status)
         return page, status, {"Retry-After": str(blocked.details[0]["retry_after"])}
     if not admin_auth.token_matches(request.form.get("token", ""), token):
