@@ -89,7 +89,12 @@ def build_services(
         knowledge=knowledge,
         embedder=embedder,
         db=db,
-        tools=ToolRunner(db=db, knowledge=knowledge, embedder=embedder),
+        tools=ToolRunner(
+            db=db,
+            knowledge=knowledge,
+            embedder=embedder,
+            max_lead_updates=settings.log_lead_max_calls_per_conversation,
+        ),
         rate_limiter=SessionRateLimiter(
             settings.session_rate_per_minute_per_client,
             settings.session_rate_per_minute_per_company,

@@ -97,6 +97,12 @@ class Settings(BaseSettings):
         default=10, ge=1, description="Wrong admin tokens one address may try per window."
     )
     admin_failed_attempts_window_seconds: int = Field(default=600, ge=1)
+    log_lead_max_calls_per_conversation: int = Field(
+        default=10,
+        ge=1,
+        description="log_lead calls one conversation may make; past it the model gets "
+        "`lead_update_limit` (a looping model cannot rewrite a lead without end).",
+    )
     proxy_hops: int = Field(
         default=0,
         ge=0,

@@ -15,6 +15,7 @@ from knowledge import KnowledgeBase, KnowledgeConfig
 from widget_api.companies import CompanyConfig, MeetingConfig
 from widget_api.crm.models import Lead
 from widget_api.services import Services
+from widget_api.settings import Settings
 from widget_api.tools.registry import Outcome, ToolContext, ToolRunner
 
 
@@ -222,6 +223,27 @@ def test_meeting_link_is_recorded_on_the_lead(base_services: Services, ctx: Tool
 
 
 # --- log_lead ---------------------------------------------------------------------------------
+
+
+def test_log_lead_calls_past_the_configured_cap_are_refused(
+    base_services: Services, ctx: ToolContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WIDGET_LOG_LEAD_MAX_CALLS_PER_CONVERSATION", "2")
+    cap = Settings(_env_file=None).log_lead_max_calls_per_conversation  # type: ignore[call-arg]
+    runner = ToolRunner(
+        db=base_services.db,
+        knowledge=base_services.knowledge,
+        embedder=base_services.embedder,
+        max_lead_updates=cap,
+    )
+    email = f"cap-{uuid.uuid4().hex[:8]}@example.com"
+    codes = [
+        runner.run(ctx, uuid.uuid4().hex, "log_lead", json.dumps(
+            {"name": "Cy", "email": email, "interest": f"try {i}"}
+        )).error_code
+        for i in range(3)
+    ]  # fmt: skip
+    assert codes == [None, None, "lead_update_limit"]
 
 
 def test_log_lead_creates_then_updates_the_same_lead(

@@ -84,6 +84,7 @@ class ToolDeps:
     db: Database
     knowledge: KnowledgeBase
     clips: ClipIndex
+    max_lead_updates: int  # log_lead calls per conversation (Settings)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from widget_api.companies.models import CompanyConfig
 from widget_api.crm import tool_calls
+from widget_api.crm.claims import DEFAULT_MAX_LEAD_UPDATES
 from widget_api.crm.tool_calls import CallKey, Stored
 from widget_api.errors import DomainError
 from widget_api.tools import create_meeting_link, get_demo_clip, log_lead, search_knowledge
@@ -131,8 +132,17 @@ def _validation_details(exc: ValidationError) -> list[dict[str, Any]]:
 class ToolRunner:
     """Declares the tools and runs calls idempotently per (session_id, call_id)."""
 
-    def __init__(self, *, db: Database, knowledge: KnowledgeBase, embedder: Embedder) -> None:
-        self.deps = ToolDeps(db=db, knowledge=knowledge, clips=ClipIndex(embedder))
+    def __init__(
+        self,
+        *,
+        db: Database,
+        knowledge: KnowledgeBase,
+        embedder: Embedder,
+        max_lead_updates: int = DEFAULT_MAX_LEAD_UPDATES,
+    ) -> None:
+        self.deps = ToolDeps(
+            db=db, knowledge=knowledge, clips=ClipIndex(embedder), max_lead_updates=max_lead_updates
+        )
         self._modules = {m.NAME: m for m in TOOL_MODULES}
 
     @property
