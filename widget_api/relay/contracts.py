@@ -129,8 +129,6 @@ NULL_RECORDER = NullRecorder()
 class RelayLimits:
     max_session_seconds: float
     idle_timeout_seconds: float
-    # How often the client pump wakes up to check the caps when the page is quiet.
-    poll_seconds: float = 0.5
     # Largest frame accepted from the page (an audio append of ~1 s is ~64 KB).
     max_client_frame: int = 256 * 1024
     max_text_chars: int = 2000

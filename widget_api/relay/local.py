@@ -2,9 +2,10 @@
 
 Same socket, same events: the page sends `conversation.item.create` (user text) and
 `response.create`, and receives `response.output_text.*` and `widget.tool_result` events.
-Like `session.RelaySession`, every method runs on the loop: frames arrive as callbacks, a timer
-enforces the caps, and an answer (embedding, search, tools) runs on the hub's pool, one at a time
-per conversation, its events posted back to the loop in order.
+Like `session.RelaySession`, every method runs on the loop: frames arrive as callbacks,
+`caps.ConversationCaps` enforces the time caps (an answer in progress counts as activity), and
+an answer (embedding, search, tools) runs on the hub's pool, one at a time per conversation,
+its events posted back to the loop in order.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from widget_api import protocol
 from widget_api.local_engine import LocalEngine
 from widget_api.relay import frames
+from widget_api.relay.caps import ConversationCaps
 from widget_api.relay.client_events import user_text
 from widget_api.relay.contracts import NULL_RECORDER, ConversationLog, Recorder, RelayLimits
 from widget_api.relay.session import Offload, PageSide
@@ -54,14 +56,14 @@ class LocalSession:
         self._limits = limits
         self._offload = offload
         self._reason = reason
-        self._clock = clock
         self._loop = asyncio.get_running_loop()
         self.done: asyncio.Future[str] = self._loop.create_future()
         self._pending: str | None = None  # user text waiting for response.create
         self._answering = False
         self._answer_requested = False  # response.create arrived while answering
-        self._started_at = self._last_activity = clock()
-        self._timer: asyncio.TimerHandle | None = None
+        self.caps = ConversationCaps(
+            limits, self._finish, clock=clock, busy=lambda: self._answering
+        )
         self.done.add_done_callback(self._on_done)
 
     def start(self) -> None:
@@ -81,33 +83,12 @@ class LocalSession:
         elif self._reason != "realtime_unavailable":
             message = self._engine.introduction()
         self._send(protocol.dump(protocol.WidgetNotice(code=self._reason, message=message)))
-        self._arm_timer()
+        self.caps.start()
 
     def _on_done(self, done: asyncio.Future[str]) -> None:
+        self.caps.stop()
         reason = done.result() if not done.cancelled() else "cancelled"
         self._offload(lambda: self._recorder.close(reason), lambda _f: None)
-
-    # --- caps: one timer at the nearest deadline, so an idle conversation costs no wake-ups ----
-    def _arm_timer(self) -> None:
-        limits = self._limits
-        deadline = min(
-            self._started_at + limits.max_session_seconds,
-            self._last_activity + limits.idle_timeout_seconds,
-        )
-        delay = max(0.0, deadline - self._clock()) + 0.01
-        self._timer = self._loop.call_later(delay, self._check_caps)
-
-    def _check_caps(self) -> None:
-        if self.done.done():
-            return
-        now, limits = self._clock(), self._limits
-        if now - self._started_at > limits.max_session_seconds:
-            return self._finish("session_expired")
-        if self._answering:
-            self._last_activity = now  # an answer in progress is activity
-        elif now - self._last_activity > limits.idle_timeout_seconds:
-            return self._finish("session_idle")
-        self._arm_timer()
 
     def _finish(self, code: str) -> None:
         log.info("local session ends: %s", code)
@@ -116,8 +97,6 @@ class LocalSession:
         self.done.set_result(code)
 
     def on_page_closed(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
         if not self.done.done():
             self.done.set_result("page_left")
 
@@ -149,7 +128,7 @@ class LocalSession:
         else:
             self._send(frames.error_event("event_not_allowed"))
             return
-        self._last_activity = self._clock()
+        self.caps.touch()
 
     def _answer_next(self) -> None:
         if self._answering or not self._answer_requested:
@@ -181,7 +160,7 @@ class LocalSession:
     def _answered(self, future: concurrent.futures.Future[Any]) -> None:
         # Posted after every event the answer emitted (call_soon_threadsafe keeps order).
         self._answering = False
-        self._last_activity = self._clock()
+        self.caps.touch()
         if future.cancelled():  # the pool shut down with the server
             return
         if future.exception() is not None:

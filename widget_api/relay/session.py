@@ -1,8 +1,8 @@
 """The relay between the page's WebSocket and the OpenAI Realtime WebSocket, on the relay loop.
 
 Every method runs on the process's relay loop (`hub.RelayHub`), so the session's state needs no
-locks: frames from either side arrive as callbacks, and a once-per-`poll_seconds` timer enforces
-the duration and idle caps. Audio frames pass through as untouched text (recognised by
+locks: frames from either side arrive as callbacks, and `caps.ConversationCaps` enforces the
+duration and idle caps. Audio frames pass through as untouched text (recognised by
 `frames.peek_type`); everything else is small and is parsed. The server, not the page, runs tool
 calls, off the loop (`offload`): their outputs go back to OpenAI once no response is active, and
 their results reach the page as `widget.tool_result` cards.
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from widget_api import protocol
 from widget_api.relay import frames
+from widget_api.relay.caps import ConversationCaps
 from widget_api.relay.client_events import sanitize_client_event
 from widget_api.relay.contracts import (
     NULL_RECORDER,
@@ -84,13 +85,13 @@ class RelaySession:
         self._limits = limits
         self._offload = offload
         self._clock = clock
+        self.caps = ConversationCaps(limits, self._finish, clock=clock)
         self._playback = PlaybackTracker(clock)
         self._speech_stopped_at: float | None = None  # time to first audio, per turn
         self._loop = asyncio.get_running_loop()
         self.done: asyncio.Future[str] = self._loop.create_future()
         self._response_active = False
         self._pending_outputs: list[dict[str, Any]] = []
-        self._started_at = self._last_activity = clock()
         self._upstream_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
             "input_audio_buffer.speech_started": self._on_speech_started,
             "input_audio_buffer.speech_stopped": self._on_speech_stopped,
@@ -110,17 +111,7 @@ class RelaySession:
         event = self._recorder.session_event()
         if event is not None:
             self._send_page(event)
-        self._loop.call_later(self._limits.poll_seconds, self._check_caps)
-
-    def _check_caps(self) -> None:
-        if self.done.done():
-            return
-        now, limits = self._clock(), self._limits
-        if now - self._started_at > limits.max_session_seconds:
-            return self._finish("session_expired")
-        if now - self._last_activity > limits.idle_timeout_seconds:
-            return self._finish("session_idle")
-        self._loop.call_later(limits.poll_seconds, self._check_caps)
+        self.caps.start()
 
     def _finish(self, code: str) -> None:
         """Tell the page why the conversation ends, then end it (both sides)."""
@@ -153,6 +144,7 @@ class RelaySession:
         self._loop.call_later(SUMMARY_TIMEOUT, self._upstream.close)
 
     def _on_done(self, done: asyncio.Future[str]) -> None:
+        self.caps.stop()
         reason = done.result() if not done.cancelled() else "cancelled"
         self._offload(lambda: self._recorder.close(reason), _ignore)
 
@@ -200,7 +192,7 @@ class RelaySession:
         if clean is None:
             self._send_page(frames.error_event("event_not_allowed"))
             return
-        self._last_activity = self._clock()
+        self.caps.touch()
         if clean["type"] == "conversation.item.create":
             self._recorder.said("user", clean["item"]["content"][0]["text"])
             self._record_turn()
@@ -234,7 +226,7 @@ class RelaySession:
 
     def _on_speech_started(self, event: dict[str, Any]) -> None:
         """Barge-in: cut the assistant item at what the visitor actually heard."""
-        self._last_activity = self._clock()
+        self.caps.touch()
         # The transcript arrives after the answer has begun; order the line by when it was said.
         if isinstance(event.get("item_id"), str) and len(self._speech_at) < 64:
             self._speech_at[event["item_id"]] = datetime.now(UTC)
@@ -256,14 +248,14 @@ class RelaySession:
         self._offload(lambda: self._conversation.first_audio(millis), _ignore)
 
     def _on_response_created(self, event: dict[str, Any]) -> None:
-        self._last_activity = self._clock()
+        self.caps.touch()
         self._response_active = True
         response = event.get("response") or {}
         if (response.get("metadata") or {}).get("purpose") == SUMMARY_PURPOSE:
             self._summary_id = response.get("id")
 
     def _on_user_turn(self, event: dict[str, Any]) -> None:
-        self._last_activity = self._clock()
+        self.caps.touch()
         transcript = event.get("transcript")
         if isinstance(transcript, str):
             self._recorder.said("user", transcript, self._speech_at.pop(str(event.get("item_id")),
