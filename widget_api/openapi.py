@@ -37,11 +37,11 @@ from widget_api.routes.reports import (
 )
 from widget_api.routes.session import SessionRequest
 from widget_api.routes.tool import ToolAnswer, ToolCallRequest
+from widget_api.vocabulary import COMPANY_ID_PATTERN, LeadStatus
 
 bp = Blueprint("openapi", __name__)
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-COMPANY_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 
 # --- answers: the shapes the routes build (dicts in the views), named so they can be checked --
 
@@ -111,7 +111,7 @@ class LogoutForm(BaseModel):
 
 
 class StatusForm(BaseModel):
-    status: str = Field(description="new, contacted, qualified or disqualified.")
+    status: LeadStatus
     csrf_token: str
     back: str | None = Field(None, description="Listing to return to (this company's only).")
 

@@ -27,19 +27,16 @@ from widget_api.realtime.models import (
     DEFAULT_TRANSCRIPTION_MODEL,
     ReasoningEffort,
 )
-from widget_api.vocabulary import Transport
+from widget_api.vocabulary import COMPANY_ID_PATTERN, LEAD_FIELDS, Transport
 
 # GA voices (protocol reference §5.3); marin and cedar are OpenAI's recommended ones.
 Voice = Literal[
     "alloy", "ash", "ballad", "coral", "echo", "sage", "shimmer", "verse", "marin", "cedar"
 ]
 # Lead fields a company may make mandatory for `log_lead` (name and email always are).
-LeadField = Literal[
-    "name", "email", "company", "role", "phone", "interest", "team_size", "timeline", "budget"
-]
+LeadField = Literal[tuple(s.name for s in LEAD_FIELDS if s.requirable)]  # type: ignore[valid-type]
 
 _HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
-_COMPANY_ID = r"^[a-z0-9][a-z0-9-]{0,62}$"
 _CLIP_ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"
 
 
@@ -170,7 +167,7 @@ class WebhookConfig(_Strict):
 class CompanyConfig(_Strict):
     """One company's widget: who the rep is, how it sounds, where it may run, what it sells."""
 
-    id: str = Field(pattern=_COMPANY_ID)
+    id: str = Field(pattern=COMPANY_ID_PATTERN)
     display_name: str = Field(min_length=1, max_length=80)
     summary: str = Field(
         min_length=1, max_length=1200, description="What the company sells, in a few sentences."
@@ -208,8 +205,8 @@ class CompanyConfig(_Strict):
     clips: list[DemoClip] = Field(default_factory=list, max_length=100)
     meetings: MeetingConfig
     qualification_questions: list[str] = Field(default_factory=list, max_length=8)
-    required_lead_fields: list[LeadField] = Field(default_factory=lambda: ["name", "email"])  # type: ignore[arg-type]
-    knowledge_collection: str | None = Field(None, pattern=_COMPANY_ID)
+    required_lead_fields: list[LeadField] = Field(default_factory=lambda: ["name", "email"])  # type: ignore[valid-type]
+    knowledge_collection: str | None = Field(None, pattern=COMPANY_ID_PATTERN)
     clip_match_threshold: float = Field(0.35, ge=0.0, le=1.0)
     admin_token_env: str | None = Field(None, pattern=r"^[A-Z][A-Z0-9_]{0,63}$")
     webhooks: list[WebhookConfig] = Field(default_factory=list, max_length=10)

@@ -8,13 +8,8 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from widget_api.crm.leads import LeadView
+from widget_api.crm.lead_models import EXPORT_COLUMNS, LeadView
 
-EXPORT_COLUMNS = (
-    "id", "company_id", "name", "email", "company", "role", "phone", "interest", "team_size",
-    "timeline", "budget", "current_tool", "notes", "channel", "session_id", "status",
-    "meeting_link", "created_at", "updated_at",
-)  # fmt: skip
 # A spreadsheet evaluates a cell starting with these as a formula (CSV injection).
 _FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 

@@ -1,126 +1,64 @@
-"""Leads: validation and normalization, a race-safe upsert, listing and review actions."""
+"""Leads: validation, a race-safe upsert, listing and review actions.
+
+The lead models (`LeadFields`, `LeadView`) are built from `vocabulary.LEAD_FIELDS` in
+`crm.lead_models`; they are re-exported here, where callers have always found them.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Select, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from widget_api.crm.db import Database
+from widget_api.crm.lead_models import (
+    UPDATABLE_FIELDS,
+    InvalidEmail,
+    InvalidPhone,
+    LeadFields,
+    LeadView,
+    normalize_email,
+    normalize_phone,
+)
 from widget_api.crm.models import Lead, utcnow
 from widget_api.delivery import hooks
 from widget_api.errors import DomainError
-from widget_api.vocabulary import LEAD_STATUSES, LeadStatus
+from widget_api.vocabulary import CHANNELS, LEAD_STATUSES, LeadStatus
 
 Status = LeadStatus  # the name this module has always used
+# The lead models are re-exported: callers have always imported them from here.
+__all__ = [
+    "MAX_LEAD_ID",
+    "MAX_PAGE",
+    "SORT_KEYS",
+    "UPDATABLE_FIELDS",
+    "InvalidEmail",
+    "InvalidPhone",
+    "LeadFields",
+    "LeadView",
+    "Status",
+    "check_status",
+    "count_leads",
+    "get_lead",
+    "lead_error_code",
+    "list_leads",
+    "normalize_email",
+    "normalize_phone",
+    "parse_sort",
+    "record_meeting_link",
+    "set_status",
+    "upsert_lead",
+    "validate_lead_fields",
+]
 
-# Columns a returning visitor may update; an empty new value never erases a stored one.
-UPDATABLE_FIELDS = (
-    "company", "role", "phone", "interest", "team_size", "timeline", "budget", "current_tool",
-    "notes",
-)  # fmt: skip
 SORT_KEYS = ("created_at", "updated_at", "name", "email", "status", "company")
-_PHONE_SEPARATORS = re.compile(r"[\s().\-/]")
 MAX_PAGE = 1000
 MAX_LEAD_ID = 2**31 - 1  # leads.id is an INTEGER (int4 on PostgreSQL)
-
-
-class InvalidEmail(ValueError):
-    """The email cannot be a deliverable-looking address; maps to `lead_email_invalid`."""
-
-    code = "lead_email_invalid"
-
-
-class InvalidPhone(ValueError):
-    """The phone number is not a plausible international or national number."""
-
-    code = "lead_phone_invalid"
-
-
-def normalize_email(raw: str) -> str:
-    """Lower-cased, stripped, syntax-checked email (no DNS lookups: we run offline)."""
-    candidate = raw.strip()
-    if not candidate or len(candidate) > 320:
-        raise InvalidEmail("email is empty or too long")
-    try:
-        checked = validate_email(candidate, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise InvalidEmail("email is not a valid address") from exc
-    return checked.normalized.lower()
-
-
-def normalize_phone(raw: str | None) -> str | None:
-    """`+<7-15 digits>` (E.164-like) or a national number of 6-15 digits; None when empty.
-
-    Spoken numbers arrive with spaces, dashes, dots and parentheses; `00` is the international
-    prefix. Letters (other than an `ext`/`x` extension, which is dropped) are rejected.
-    """
-    if raw is None or not raw.strip():
-        return None
-    text = re.split(r"(?i)\s*(?:ext\.?|x)\s*\d+\s*$", raw.strip())[0]
-    compact = _PHONE_SEPARATORS.sub("", text)
-    if compact.startswith("00"):
-        compact = "+" + compact[2:]
-    international = compact.startswith("+")
-    digits = compact[1:] if international else compact
-    if not digits.isdigit() or not digits.isascii():
-        raise InvalidPhone("phone has characters other than digits and separators")
-    low = 7 if international else 6
-    if not low <= len(digits) <= 15:
-        raise InvalidPhone("phone has too few or too many digits")
-    return ("+" if international else "") + digits
-
-
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
-
-
-class LeadFields(BaseModel):
-    """What a visitor told us; strings stripped, empty optional fields become None."""
-
-    model_config = ConfigDict(str_strip_whitespace=True, extra="ignore")
-
-    name: str = Field(min_length=1, max_length=200)
-    email: str = Field(max_length=320)
-    company: str | None = Field(default=None, max_length=200)
-    role: str | None = Field(default=None, max_length=200)
-    phone: str | None = Field(default=None, max_length=40)
-    interest: str | None = Field(default=None, max_length=2000)
-    team_size: str | None = Field(default=None, max_length=100)
-    timeline: str | None = Field(default=None, max_length=200)
-    budget: str | None = Field(default=None, max_length=200)
-    current_tool: str | None = Field(default=None, max_length=200)
-    notes: str | None = Field(default=None, max_length=4000)
-
-    @field_validator("team_size", mode="before")
-    @classmethod
-    def _team_size_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, int | float) else value
-
-    @field_validator(*UPDATABLE_FIELDS, mode="before")
-    @classmethod
-    def _optional(cls, value: Any) -> Any:
-        return _blank_to_none(value)
-
-    @field_validator("email")
-    @classmethod
-    def _email(cls, value: str) -> str:
-        return normalize_email(value)
-
-    @field_validator("phone")
-    @classmethod
-    def _phone(cls, value: str | None) -> str | None:
-        return normalize_phone(value)
 
 
 def lead_error_code(exc: ValidationError) -> str:
@@ -145,32 +83,6 @@ def validate_lead_fields(data: Mapping[str, Any]) -> LeadFields:
         raise DomainError(lead_error_code(exc), details=[{"fields": fields}]) from None
 
 
-class LeadView(BaseModel):
-    """A lead as shown to sales (CLI, admin page, JSON API, exports)."""
-
-    model_config = ConfigDict(from_attributes=True, frozen=True)
-
-    id: int
-    company_id: str
-    name: str
-    email: str
-    company: str | None
-    role: str | None
-    phone: str | None
-    interest: str | None
-    team_size: str | None
-    timeline: str | None
-    budget: str | None
-    current_tool: str | None = None
-    notes: str | None
-    channel: str
-    session_id: str | None
-    status: str
-    meeting_link: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
 def _insert_for(db: Database) -> Any:
     return postgresql.insert if db.dialect == "postgresql" else sqlite.insert
 
@@ -188,7 +100,7 @@ def upsert_lead(
     One `INSERT ... ON CONFLICT DO UPDATE` statement, so concurrent calls for the same visitor
     never race into a duplicate or an IntegrityError, on SQLite and PostgreSQL alike.
     """
-    if channel not in ("voice", "text"):
+    if channel not in CHANNELS:
         raise DomainError("validation_failed", details=[{"fields": ["channel"]}])
     now = utcnow()
     values: dict[str, Any] = {

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-QUALIFICATION_FIELDS = ("team_size", "timeline", "budget", "role", "current_tool")
+from widget_api.vocabulary import LEAD_FIELDS
+
+QUALIFICATION_FIELDS = tuple(s.name for s in LEAD_FIELDS if s.qualification)
 MAX_EVIDENCE_CHARS = 500
 
 _NUMBER = r"(\d[\d,.]*\+?|a dozen|dozens of|a few|several|a hundred|hundreds of)"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, create_model, field_validator
 
 from widget_api.companies.models import CompanyConfig
+from widget_api.crm.lead_models import input_field, number_as_text
 from widget_api.tools.base import RunContext, ToolError
-from widget_api.vocabulary import ToolName
+from widget_api.vocabulary import CHANNELS, LEAD_FIELDS, LeadFieldSpec, ToolName
 
 NAME: ToolName = "log_lead"
 DESCRIPTION = (
@@ -18,42 +19,28 @@ DESCRIPTION = (
 )
 
 
-class Args(BaseModel):
+class ArgsBase(BaseModel):
+    """log_lead's arguments; the fields come from `vocabulary.LEAD_FIELDS` (`args_model`)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    specs: ClassVar[tuple[LeadFieldSpec, ...]] = ()
 
-    name: str = Field(min_length=1, max_length=200, description="The visitor's full name.")
-    email: str = Field(
-        min_length=3, max_length=320, description="The visitor's email address, as confirmed."
-    )
-    company: str | None = Field(None, max_length=200, description="The visitor's company.")
-    role: str | None = Field(None, max_length=200, description="The visitor's job title.")
-    phone: str | None = Field(
-        None, max_length=40, description="Phone number with country code, if offered."
-    )
-    interest: str = Field(
-        min_length=1,
-        max_length=2000,
-        description="One or two sentences: what they need and which product or plan fits.",
-    )
-    team_size: str | None = Field(
-        None, max_length=100, description="How many people would use it, e.g. '25 agents'."
-    )
-    timeline: str | None = Field(
-        None, max_length=200, description="When they want to start, e.g. 'next quarter'."
-    )
-    budget: str | None = Field(None, max_length=200, description="Budget, if mentioned.")
-    current_tool: str | None = Field(
-        None, max_length=200, description="The helpdesk, CRM or tool they use today, if said."
-    )
-    notes: str | None = Field(None, max_length=4000, description="Anything else sales should know.")
-
-    @field_validator("team_size", mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _number_as_text(cls, value: Any) -> Any:
-        # Models often send a bare number for a team size.
-        return (
-            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-        )
+    def _numbers_as_text(cls, value: Any, info: ValidationInfo) -> Any:
+        numeric = {s.name for s in cls.specs if s.accepts_number}
+        return number_as_text(value) if info.field_name in numeric else value
+
+
+def args_model(specs: tuple[LeadFieldSpec, ...]) -> type[ArgsBase]:
+    """The `Args` model for a field table: what the model is told and what we validate."""
+    fields = {s.name: input_field(s, required=s.tool_required, described=True) for s in specs}
+    model = create_model("Args", __base__=ArgsBase, __module__=__name__, **fields)
+    model.specs = specs
+    return model
+
+
+Args = args_model(LEAD_FIELDS)
 
 
 class Result(BaseModel):
@@ -75,17 +62,15 @@ def _evidence(ctx: RunContext, given: dict[str, Any]) -> dict[str, str | None]:
     from widget_api.crm.qualification import find_evidence
     from widget_api.crm.record import visitor_lines
 
-    # Interest and notes are the model's own summary: no single message says them.
-    quotable = ("name", "email", "company", "role", "phone", "team_size", "timeline", "budget",
-                "current_tool")  # fmt: skip
-    wanted = {f: str(given[f]) for f in quotable if given.get(f)}
+    # Some fields are the model's own summary (interest, notes): no single message says them.
+    wanted = {s.name: str(given[s.name]) for s in LEAD_FIELDS if s.quotable and given.get(s.name)}
     if not wanted:
         return {}
     said = [text for role, text in visitor_lines(ctx.deps.db, ctx.session_id) if role == "user"]
     return {field: find_evidence(value, said) for field, value in wanted.items()}
 
 
-def run(args: Args, ctx: RunContext) -> Result:
+def run(args: BaseModel, ctx: RunContext) -> Result:
     """Add to the visitor's lead as this conversation's claims (see crm.claims); bad email or
     phone, or too many calls in one conversation, become errors the model can act on."""
     from widget_api.crm.claims import log_lead_claims
@@ -100,8 +85,8 @@ def run(args: Args, ctx: RunContext) -> Result:
         fields = validate_lead_fields(given)
         lead = log_lead_claims(
             ctx.deps.db, ctx.company.id, ctx.session_id, fields,
-            channel=ctx.channel if ctx.channel in ("voice", "text") else "voice",
-            evidence=_evidence(ctx, given),
+            channel=ctx.channel if ctx.channel in CHANNELS else "voice",
+            evidence=_evidence(ctx, given), max_updates=ctx.deps.max_lead_updates,
         )  # fmt: skip
     except DomainError as exc:
         raise ToolError(exc.code, exc.details) from None
