@@ -25,7 +25,7 @@ from widget_api.crm.export import EXPORT_COLUMNS
 from widget_api.crm.lead_models import RECORD_COLUMNS
 from widget_api.crm.leads import LeadFields, LeadView
 from widget_api.crm.models import Lead
-from widget_api.crm.qualification import QUALIFICATION_FIELDS
+from widget_api.crm.record import QUALIFICATION_LABELS
 from widget_api.openapi import build_openapi
 from widget_api.tools import log_lead
 from widget_api.tools.schema import parameters_schema
@@ -83,8 +83,8 @@ def test_companies_may_require_the_requirable_fields_only() -> None:
     assert enum == [s.name for s in LEAD_FIELDS if s.requirable]
 
 
-def test_qualification_facts_are_the_flagged_fields() -> None:
-    assert set(QUALIFICATION_FIELDS) == {s.name for s in LEAD_FIELDS if s.qualification}
+def test_the_lead_page_shows_the_qualification_fields_with_their_labels() -> None:
+    assert tuple((s.name, s.label) for s in LEAD_FIELDS if s.qualification) == QUALIFICATION_LABELS
 
 
 # --- the proof: one new line in the table --------------------------------------------------
@@ -97,7 +97,7 @@ from widget_api.crm.export import leads_to_csv
 from widget_api.crm.lead_models import LeadView
 from widget_api.crm.leads import validate_lead_fields
 from widget_api.crm.models import Lead
-from widget_api.crm.qualification import QUALIFICATION_FIELDS
+from widget_api.crm.record import QUALIFICATION_LABELS
 from widget_api.errors import DomainError
 from widget_api.openapi import build_openapi
 from widget_api.tools import log_lead
@@ -125,7 +125,7 @@ out["csv"] = leads_to_csv([LeadView.model_validate(row)]).splitlines()
 out["openapi"] = build_openapi()["components"]["schemas"]["LeadView"]["properties"].get("industry")
 schema = CompanyConfig.model_json_schema()
 out["requirable"] = schema["properties"]["required_lead_fields"]["items"]["enum"]
-out["qualification"] = list(QUALIFICATION_FIELDS)
+out["qualification"] = dict(QUALIFICATION_LABELS)
 out["orm_columns"] = list(Lead.__table__.columns.keys())
 json.dump(out, sys.stdout)
 """
@@ -184,7 +184,7 @@ def test_a_new_field_reaches_company_configs_and_qualification(
     with_new_field: dict[str, Any],
 ) -> None:
     assert "industry" in with_new_field["requirable"]
-    assert "industry" in with_new_field["qualification"]
+    assert with_new_field["qualification"]["industry"] == "Industry"
 
 
 def test_a_new_field_needs_its_column_and_migration_as_the_one_other_edit(

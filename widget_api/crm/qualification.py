@@ -10,9 +10,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from widget_api.vocabulary import LEAD_FIELDS
-
-QUALIFICATION_FIELDS = tuple(s.name for s in LEAD_FIELDS if s.qualification)
 MAX_EVIDENCE_CHARS = 500
 
 _NUMBER = r"(\d[\d,.]*\+?|a dozen|dozens of|a few|several|a hundred|hundreds of)"

@@ -24,10 +24,13 @@ from widget_api.crm.models import Conversation, Lead, utcnow
 from widget_api.crm.qualification import extract_facts
 from widget_api.crm.record_models import TranscriptEntry
 from widget_api.reports.recorder import mark_unanswered, says_it_does_not_know
+from widget_api.vocabulary import LEAD_FIELDS
 
 MAX_LINE_CHARS = 8000
 MAX_URL_CHARS = 2000
 SUMMARY_CHARS = 1200
+# The qualification facts a lead's page and a conversation's summary show, with their labels.
+QUALIFICATION_LABELS = tuple((s.name, s.label) for s in LEAD_FIELDS if s.qualification)
 
 
 @dataclass(frozen=True)
@@ -228,10 +231,8 @@ def extractive_summary(session: Session, row: Conversation) -> str | None:
     if row.lead_id is not None:
         lead = session.get(Lead, row.lead_id)
         if lead is not None:
-            facts = [f"{k.replace('_', ' ')} {v}" for k, v in (
-                ("team size", lead.team_size), ("timeline", lead.timeline),
-                ("budget", lead.budget), ("role", lead.role), ("tool", lead.current_tool),
-            ) if v]  # fmt: skip
+            facts = [f"{label.lower()} {getattr(lead, key)}"
+                     for key, label in QUALIFICATION_LABELS if getattr(lead, key)]  # fmt: skip
             who = lead.name + (f" ({lead.company})" if lead.company else "")
             parts.append(f"Lead: {who}" + (f"; {', '.join(facts)}" if facts else "") + ".")
     if row.meeting_link:
@@ -349,12 +350,6 @@ def conversation_lead(db: Database, session_id: str) -> tuple[str, str] | None:
     )
     row = db.run(lambda session: session.execute(stmt).first(), readonly=True)
     return None if row is None else (row[0], row[1])
-
-
-QUALIFICATION_LABELS = (
-    ("team_size", "Team size"), ("timeline", "Timeline"), ("budget", "Budget"),
-    ("role", "Role"), ("current_tool", "Current tool"),
-)  # fmt: skip
 
 
 @dataclass(frozen=True)
