@@ -158,6 +158,9 @@ def hand_over_to_call(store: LimitStore, session_id: str, admission: Admission) 
     if admission.reserved_seconds <= 0:
         return
     try:
+        # A resumed conversation's next call starts afresh: not joined, on today's day.
+        store.forget(f"voice-call/{session_id}/joined")
+        store.forget(f"voice-call/{session_id}/day")
         store.add(f"voice-call/{session_id}/seconds", admission.reserved_seconds, 2 * _DAY)
         store.add(f"voice-call/{session_id}/day", admission.day + 1, 2 * _DAY)  # 0: none
     except LimitsUnavailable:
@@ -182,6 +185,41 @@ def settle_call(store: LimitStore, company_id: str, session_id: str, used_second
             VoiceMinutes(store).refunder(company_id, day)(unused)
     except LimitsUnavailable:
         log.warning("voice budget: a call's unused seconds were not given back")
+
+
+def mark_call_joined(store: LimitStore, session_id: str) -> None:
+    """The browser's call connected: its reservation belongs to the call from now on."""
+    try:
+        store.add(f"voice-call/{session_id}/joined", 1, 2 * _DAY)
+    except LimitsUnavailable:
+        log.warning("voice budget: a joined call was not marked")
+
+
+def take_over_call(store: LimitStore, company_id: str, session_id: str) -> Admission | None:
+    """The reservation of a WebRTC call that never connected, for the relay to continue on.
+
+    Under the `auto` transport a failed WebRTC connect falls back to the relay within the same
+    conversation. The session route already spent that conversation's start and reserved its
+    voice minutes, so the relay takes the reservation over instead of spending a second start.
+    None when there is nothing to take: no reservation, already settled or taken, or a call
+    that joined (a live call keeps its own). One INCRBY claims it, as in `settle_call`, so two
+    relays (or a relay and the call's settle) never both get it.
+    """
+    seconds_key = f"voice-call/{session_id}/seconds"
+    try:
+        if store.add(f"voice-call/{session_id}/joined", 0, 2 * _DAY) > 0:
+            return None
+        claimed = store.add(seconds_key, -_CLAIM, 2 * _DAY) + _CLAIM
+        if claimed <= 0:
+            store.add(seconds_key, _CLAIM, 2 * _DAY)  # nothing was there: leave it as found
+            return None
+        store.forget(seconds_key)
+        day = store.add(f"voice-call/{session_id}/day", 0, 2 * _DAY) - 1
+    except LimitsUnavailable:
+        return None  # the caller admits afresh, which fails closed on the same storage
+    if day < 0:
+        return Admission(claimed, claimed)
+    return Admission(claimed, claimed, VoiceMinutes(store).refunder(company_id, day), day=day)
 
 
 class MeteredConversationLog:

@@ -131,14 +131,39 @@ def test_failed_transcription_marks_the_bubble(
     frame.locator(".w-msg.agent", has_text="say that again").wait_for()
 
 
-def test_connect_timeout_falls_back_to_the_relay_and_is_recorded(
-    page: Any, fake: FakeOpenAI, voice_app: str, customer_site: int, widget_services: Any
+@pytest.fixture
+def one_start_app(make_app: Any, fake: FakeOpenAI) -> Iterator[str]:
+    """A server whose budget allows one conversation start and one conversation's voice minutes.
+
+    A relay fallback that spent a second start, or reserved a second conversation's minutes,
+    would be refused here (and go on in text) instead of carrying the voice.
+    """
+    port = free_port()
+    app = make_app(
+        openai_api_key=SecretStr(fake.api_key),
+        openai_base_url=fake.base_url,
+        public_origin=f"http://127.0.0.1:{port}",
+        session_rate_per_minute_per_client=1,
+        session_rate_per_minute_per_company=1,
+        session_daily_cap_per_company=1,
+        relay_max_session_seconds=120,
+        voice_minutes_per_day_per_company=2,
+    )
+    with serve(app, port) as base:
+        yield base
+
+
+def test_connect_timeout_falls_back_to_the_relay_in_the_same_conversation(
+    page: Any, fake: FakeOpenAI, one_start_app: str, customer_site: int, widget_services: Any
 ) -> None:
+    before = conversation(widget_services)
     fake.set_fault("no_media", endpoint="calls", times=1)
-    frame = open_call(page, customer_site, voice_app, transport="auto")
-    # ~8 s connect timeout, then the relay (a WebSocket to the fake) carries the voice.
+    frame = open_call(page, customer_site, one_start_app, transport="auto")
+    # ~8 s connect timeout, then the relay (a WebSocket to the fake) carries the voice on the
+    # WebRTC session's start and reservation: the one start this server allows.
     fake.wait_for(lambda f: any(r.transport == "websocket" for r in f.ws_sessions), timeout=25)
     frame.locator("#w-status[data-state=listening]").wait_for(timeout=25000)
+    assert frame.locator(".w-note", has_text="Voice isn't available").count() == 0
     row = fake.wait_for(
         lambda f: next(
             (c for c in [conversation(widget_services)]
@@ -146,7 +171,11 @@ def test_connect_timeout_falls_back_to_the_relay_and_is_recorded(
         ),
         timeout=10,
     )  # fmt: skip
-    assert row.transports.startswith("webrtc")
+    # One conversation record carries both transports and the fallback between them.
+    assert before is None or row.id == before.id + 1
+    used = row.transports.split(",")
+    assert used[0] == "webrtc" and "relay:webrtc_timeout" in used
+    assert any(t.startswith("relay-") for t in used)
     frame.locator("#w-end").click()
 
 

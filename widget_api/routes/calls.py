@@ -63,13 +63,15 @@ def _authorized(services: Services, company_id: str, session_id: str) -> None:
 @bp.post("/api/realtime/calls/<company_id>")
 def join_call(company_id: str):  # type: ignore[no-untyped-def]
     """Open the sideband for the browser's call; from now on the server runs its tools."""
-    from widget_api.admission import max_conversation_seconds
+    from widget_api.admission import mark_call_joined, max_conversation_seconds
     from widget_api.realtime.calls import CallSpec, registry_for
 
     services = get_services(current_app)
     company = services.companies.get(company_id)
     body = json_body(CallJoin)
     _authorized(services, company.id, body.session_id)
+    # From now on the reservation is the call's: a relay fallback cannot take it over.
+    mark_call_joined(services.rate_limiter.store, body.session_id)
     registry = registry_for(services)
     registry.start(
         CallSpec(
