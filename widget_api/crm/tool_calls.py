@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, literal, select, update
+from sqlalchemy import Connection, bindparam, delete, exists, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from widget_api.crm.db import Database
@@ -129,25 +129,14 @@ def store(
     latency_ms: float,
 ) -> str:
     """Keep the outcome; returns the call's answer (another executor's, if ours went stale)."""
-    stmt = (
-        update(ToolCall)
-        .where(
-            ToolCall.id == claimed.row_id,
-            ToolCall.attempt == claimed.attempt,
-            ToolCall.state == "pending",
-        )
-        .values(
-            output=output,
-            ok=ok,
-            error_code=error_code,
-            latency_ms=latency_ms,
-            state="done",
-            completed_at=utcnow(),
-        )
-    )
+    params = {
+        "row_id": claimed.row_id, "seen_attempt": claimed.attempt, "new_output": output,
+        "new_ok": ok, "new_error_code": error_code, "new_latency_ms": latency_ms,
+        "completed": utcnow(),
+    }  # fmt: skip
     # Repeating this update is safe: after a lost acknowledgement it matches nothing and the
     # stored row (ours) is read back below.
-    stored = db.run_statement(lambda conn: conn.execute(stmt).rowcount == 1)
+    stored = db.run_statement(lambda conn: conn.execute(_STORE, params).rowcount == 1)
     if stored:
         return output
     # Our claim went stale and another executor took over and finished: its answer is the one
@@ -220,43 +209,71 @@ def _check_same_call(row: _Row, key: CallKey) -> None:
         raise DomainError("tool_call_conflict", details=[{"field": "call_id"}])
 
 
+# The bookkeeping statements are built once, with bound parameters: building and hashing a
+# fresh statement per call cost more CPU than the round trip it sends.
+_STORE = (
+    update(ToolCall)
+    .where(
+        ToolCall.id == bindparam("row_id"),
+        ToolCall.attempt == bindparam("seen_attempt"),
+        ToolCall.state == "pending",
+    )
+    .values(
+        output=bindparam("new_output", type_=ToolCall.output.type),
+        ok=bindparam("new_ok", type_=ToolCall.ok.type),
+        error_code=bindparam("new_error_code", type_=ToolCall.error_code.type),
+        latency_ms=bindparam("new_latency_ms", type_=ToolCall.latency_ms.type),
+        state="done",
+        completed_at=bindparam("completed", type_=ToolCall.completed_at.type),
+    )
+)
+_EXISTING = select(*_COLUMNS).where(
+    ToolCall.session_id == bindparam("session_id", type_=ToolCall.session_id.type),
+    ToolCall.call_id == bindparam("call_id", type_=ToolCall.call_id.type),
+)
+
+
+def _claim_statement(insert: Callable[..., Any]) -> Any:
+    values = {
+        column: bindparam(column, type_=ToolCall.__table__.c[column].type)
+        for column in ("company_id", "session_id", "call_id", "name", "arguments")
+    }
+    now = bindparam("now", type_=ToolCall.claimed_at.type)
+    return (
+        insert(ToolCall)
+        .values(**values, state="pending", attempt=1, claimed_at=now, created_at=now)
+        .on_conflict_do_nothing(index_elements=["session_id", "call_id"])
+        .returning(*_COLUMNS)
+    )
+
+
+_SQLITE_CLAIM = _claim_statement(sqlite.insert)
+# PostgreSQL: one round trip, the claim and, when it met a row, that row.
+_PG_INSERTED = _claim_statement(postgresql.insert).cte("inserted")
+_PG_CLAIM = select(*_PG_INSERTED.c).union_all(
+    _EXISTING.where(~exists(select(literal(1)).select_from(_PG_INSERTED)))
+)
+
+
 def _insert_or_find(db: Database, key: CallKey, now: datetime) -> tuple[bool, _Row | None]:
     """(True, our row) when the claim is ours, else (False, the row met or None).
 
     A retry after a lost commit acknowledgement meets its own row: same call, still pending,
     first attempt, and our claim time to the microsecond; that row is ours too.
     """
-    insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-    values: dict[str, Any] = dict(
-        company_id=key.company_id,
-        session_id=key.session_id,
-        call_id=key.call_id,
-        name=key.name,
-        arguments=key.arguments,
-        state="pending",
-        attempt=1,
-        claimed_at=now,
-        created_at=now,
-    )
-    claim_stmt = (
-        insert(ToolCall)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["session_id", "call_id"])
-        .returning(*_COLUMNS)
-    )
-    existing = select(*_COLUMNS).where(
-        ToolCall.session_id == key.session_id, ToolCall.call_id == key.call_id
-    )
+    params: dict[str, Any] = {
+        "company_id": key.company_id, "session_id": key.session_id, "call_id": key.call_id,
+        "name": key.name, "arguments": key.arguments, "now": now,
+    }  # fmt: skip
 
     def work(conn: Connection) -> _Row | None:
         if db.dialect == "postgresql":
-            # One round trip: the claim and, when it met a row, that row.
-            inserted = claim_stmt.cte("inserted")
-            met = existing.where(~exists(select(literal(1)).select_from(inserted)))
-            both = select(*inserted.c).union_all(met)
-            found = conn.execute(both).first()
+            found = conn.execute(_PG_CLAIM, params).first()
         else:
-            found = conn.execute(claim_stmt).first() or conn.execute(existing).first()
+            found = (
+                conn.execute(_SQLITE_CLAIM, params).first()
+                or conn.execute(_EXISTING, params).first()
+            )
         return None if found is None else _Row(*found)
 
     row = db.run_statement(work)
@@ -266,8 +283,8 @@ def _insert_or_find(db: Database, key: CallKey, now: datetime) -> tuple[bool, _R
 
 
 def _load(db: Database, session_id: str, call_id: str) -> _Row | None:
-    stmt = select(*_COLUMNS).where(ToolCall.session_id == session_id, ToolCall.call_id == call_id)
-    found = db.run_statement(lambda conn: conn.execute(stmt).first())
+    params = {"session_id": session_id, "call_id": call_id}
+    found = db.run_statement(lambda conn: conn.execute(_EXISTING, params).first())
     return None if found is None else _Row(*found)
 
 
