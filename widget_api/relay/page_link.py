@@ -11,6 +11,10 @@ what one page can cost:
 - outbound: frames wait in one queue bounded in bytes; a page that stops reading fills it and is
   dropped at once (TCP abort: a close frame would only queue behind the data it is not reading).
 
+Where the server offers it (`serving.direct_ws`), frames skip ASGI's queue both ways: they are
+handed over as they are parsed and written at once while the socket keeps up; the coroutines stay
+the path for everything else (the close, and writes that must wait for a slow page).
+
 Close codes are listed in README, "Running in production".
 """
 
@@ -35,6 +39,8 @@ CLOSE_TOO_BIG = 1009  # sent by uvicorn before the frame reaches us
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 Handler = Callable[[str | bytes], None]
+# serving.direct_ws's extension: {"attach": (Handler) -> None, "send_text": (str) -> bool}
+DirectSocket = dict[str, Callable[..., Any]]
 
 
 @dataclass(frozen=True)
@@ -80,8 +86,11 @@ class PageLink:
         send: Send,
         limits: SocketLimits,
         abort: Callable[[], None] | None = None,
+        direct: DirectSocket | None = None,
     ) -> None:
         self._receive = receive
+        self._direct_attach = direct["attach"] if direct else None
+        self._direct_send = direct["send_text"] if direct else None
         self._send = send
         self._limits = limits
         self._abort = abort
@@ -105,12 +114,17 @@ class PageLink:
         if self._closed:
             on_closed()
         elif self._reader is None:
+            if self._direct_attach is not None:
+                self._direct_attach(self._deliver)
             self._reader = self._loop.create_task(self._read())
 
     # --- sending ----------------------------------------------------------------------------
     def send(self, text: str) -> None:
         if self._closed or self._close_with is not None:
             return
+        idle = not self._queue and (self._writer is None or self._writer.done())
+        if idle and self._direct_send is not None and self._direct_send(text):
+            return  # written now; otherwise it waits its turn in the queue
         self._queue.append(text)
         self._queued_bytes += len(text)
         if self._queued_bytes > self._limits.max_send_queue_bytes:
@@ -161,21 +175,24 @@ class PageLink:
                 message = await self._receive()
                 if message["type"] != "websocket.receive":
                     break  # websocket.disconnect
-                if self._close_with is not None:
-                    continue  # closing: wait for the page's close frame
                 text = message.get("text")
-                frame: str | bytes = text if text is not None else (message.get("bytes") or b"")
-                now = self._loop.time()
-                if not (self._frames.take(now) and self._bytes.take(now, len(frame))):
-                    log.info("page exceeded its frame or byte rate; closing")
-                    self.close(CLOSE_POLICY, "rate_exceeded")
-                    continue
-                assert self._on_frame is not None
-                self._on_frame(frame)
+                self._deliver(text if text is not None else (message.get("bytes") or b""))
         except Exception:  # receive() reports a lost page as a message: this is a handler bug
             log.exception("page frame handler failed; dropping the conversation")
         finally:
             self._gone()
+
+    def _deliver(self, frame: str | bytes) -> None:
+        """One whole frame from the page, from `_read` or straight from the protocol."""
+        if self._close_with is not None:
+            return  # closing: wait for the page's close frame
+        now = self._loop.time()
+        if not (self._frames.take(now) and self._bytes.take(now, len(frame))):
+            log.info("page exceeded its frame or byte rate; closing")
+            self.close(CLOSE_POLICY, "rate_exceeded")
+            return
+        assert self._on_frame is not None
+        self._on_frame(frame)
 
     def _gone(self) -> None:
         if self._closed:

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from widget_api.relay.page_link import PageLink, Receive, Send, SocketLimits
+from widget_api.serving.direct_ws import DIRECT_EXTENSION
 from widget_api.serving.guard import ABORT_EXTENSION
 
 
@@ -57,5 +58,7 @@ class WebSocketRequest:
         if not await self._connected():
             return None
         await self._send({"type": "websocket.accept"})
-        abort = self._scope.get("extensions", {}).get(ABORT_EXTENSION, {}).get("abort")
-        return PageLink(self._receive, self._send, self._limits, abort)
+        extensions = self._scope.get("extensions", {})
+        abort = extensions.get(ABORT_EXTENSION, {}).get("abort")
+        direct = extensions.get(DIRECT_EXTENSION)
+        return PageLink(self._receive, self._send, self._limits, abort, direct)

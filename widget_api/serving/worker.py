@@ -11,6 +11,7 @@ from typing import Any
 
 from uvicorn_worker import UvicornWorker
 
+from widget_api.serving.direct_ws import direct_ws_protocol
 from widget_api.serving.guard import ConnectionGuard, protocol_classes
 from widget_api.settings import Settings
 
@@ -28,11 +29,11 @@ def guard_for(settings: Settings) -> ConnectionGuard:
 
 def uvicorn_options(settings: Settings, guard: ConnectionGuard) -> dict[str, Any]:
     """uvicorn Config options for one worker (its app is set by the caller)."""
-    http, ws = protocol_classes(guard)
+    http, _ = protocol_classes(guard)
     return {
         "loop": "uvloop",
         "http": http,
-        "ws": ws,
+        "ws": direct_ws_protocol(guard),
         "ws_max_size": settings.ws_max_message_bytes,
         "ws_ping_interval": WS_PING_SECONDS,
         "ws_ping_timeout": WS_PING_SECONDS,
