@@ -11,6 +11,10 @@ import pytest
 ROOTS = {name: Path(str(resources.files(name))) for name in ("widget_api", "knowledge")}
 
 
+# Plain modules under the HTTP layer: they raise DomainError, the edge maps it (app, WebSocket).
+BELOW_HTTP = ("tokens", "admission", "rate_limit", "sessions", "conversation", "crm_conversation")
+
+
 def _imports(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     names: set[str] = set()
@@ -54,9 +58,10 @@ def test_tools_and_the_relay_never_import_flask() -> None:
     assert _offenders(files, ("flask",)) == []
 
 
-def test_the_crm_raises_domain_errors_not_http_errors() -> None:
+def test_code_below_http_raises_domain_errors_not_http_errors() -> None:
+    below_http = [ROOTS["widget_api"] / f"{name}.py" for name in BELOW_HTTP]
     offenders = []
-    for path in _modules("widget_api", "crm"):
+    for path in _modules("widget_api", "crm") + _modules("widget_api", "relay") + below_http:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and node.module == "widget_api.errors":
                 offenders += [f"{path.name}: {a.name}" for a in node.names if a.name == "ApiError"]

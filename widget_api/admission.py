@@ -27,7 +27,7 @@ from widget_api.rate_limit import LimitStore, LimitsUnavailable, retry_after
 
 if TYPE_CHECKING:
     from widget_api.companies.models import CompanyConfig
-    from widget_api.relay.contracts import ConversationLog
+    from widget_api.contracts import ConversationLog
     from widget_api.services import Services
     from widget_api.settings import Settings
 

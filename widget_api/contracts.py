@@ -1,13 +1,15 @@
 """Seams shared by the conversation engines (the relay and the local engine) and the tools.
 
 Both sides import these narrow protocols from here, so neither reaches into the other's
-package: the relay never imports the tool registry, and the local engine never imports the
-relay. The ToolRunner's `Outcome` satisfies `ToolOutcomeLike`.
+package: the relay never imports the tool registry or the CRM, and the local engine never
+imports the relay. The ToolRunner's `Outcome` satisfies `ToolOutcomeLike`; the CRM-backed
+`ConversationLog` and `Recorder` live in `widget_api.crm_conversation`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 
@@ -26,3 +28,36 @@ class ToolOutcomeLike(Protocol):
 
 # (call_id, name, arguments JSON string) -> outcome; never raises for bad input.
 RunTool = Callable[[str, str, str], ToolOutcomeLike]
+
+
+class ConversationLog(Protocol):
+    """A conversation's start, turns and end, as the reports count them."""
+
+    def started(self, transport: str) -> None: ...
+    def turn(self) -> None: ...
+    def ended(self) -> None: ...
+    def first_audio(self, millis: float) -> None: ...  # one turn's time to first audio
+
+
+class Recorder(Protocol):
+    """The conversation record's seam: transcript lines, the page it runs on, how it ends.
+
+    `said` and `tool` only buffer (safe on the relay loop); `context`, `flush`, `close` and
+    `summary` write to the database and run off the loop.
+    """
+
+    @property
+    def resumed(self) -> bool: ...
+    @property
+    def history(self) -> list[tuple[str, str]]: ...
+    @property
+    def contact(self) -> tuple[str, str] | None: ...
+    @property
+    def wants_summary(self) -> bool: ...
+    def session_event(self) -> dict[str, Any] | None: ...
+    def said(self, role: str, text: str, at: datetime | None = None) -> None: ...
+    def tool(self, call_id: str, name: str, arguments: str, output: str, ok: bool) -> None: ...
+    def context(self, event: dict[str, Any]) -> None: ...
+    def flush(self) -> None: ...
+    def close(self, reason: str) -> None: ...
+    def summary(self, text: str) -> None: ...

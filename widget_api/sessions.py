@@ -7,16 +7,14 @@ then the rate limits, and only then the paid call to OpenAI.
 from __future__ import annotations
 
 import logging
-import secrets
 from typing import TYPE_CHECKING, Any
 
 from widget_api.admission import admit, hand_over_to_call
-from widget_api.continuity import history_instructions, issue_resume_token, resume
-from widget_api.errors import ApiError
-from widget_api.instructions import build_instructions
+from widget_api.continuity import issue_resume_token, resume
+from widget_api.conversation import ConversationParts, wire_conversation
+from widget_api.errors import DomainError
 from widget_api.origins import is_origin_allowed
 from widget_api.realtime.client_secrets import webrtc_calls_url
-from widget_api.realtime.session_config import build_session
 from widget_api.tokens import issue_tool_token
 from widget_api.vocabulary import VOICE_TRANSPORTS, Transport, VoiceTransport
 
@@ -35,10 +33,6 @@ def relay_path(company_id: str) -> str:
     return f"/ws/realtime/{company_id}"
 
 
-def new_session_id() -> str:
-    return "ws_" + secrets.token_urlsafe(18)
-
-
 def start_realtime_session(
     services: Services, company_id: str, *, origin: str | None, client: str,
     resume_token: str | None = None, context: dict[str, Any] | None = None,
@@ -51,32 +45,28 @@ def start_realtime_session(
     settings = services.settings
     company = services.companies.get(company_id)
     if not is_origin_allowed(origin, company, settings.server_origin):
-        raise ApiError("origin_not_allowed")
+        raise DomainError("origin_not_allowed")
     voice = _TRANSPORTS[company.transport]
     if services.minter is None or not voice:
-        raise ApiError(
+        raise DomainError(
             "realtime_unavailable",
             details=[{"transports": ["text"], "relay_path": relay_path(company.id)}],
         )
     # The same budget a relayed conversation spends; WebRTC runs between the browser and
     # OpenAI, so the time limit travels in the secret's lifetime and the widget's own timer.
     admission = admit(services, company, client, voice=True)
-    tools = services.tools.declarations(company)
     # A reload or page change continues the conversation: same session, the model told so.
     resumed = resume(services.db, services.signing_key, resume_token, company.id,
                      window_seconds=settings.resume_window_seconds)  # fmt: skip
-    instructions = build_instructions(company)
-    if resumed is not None:
-        instructions += "\n\n" + history_instructions(resumed)
-    session = build_session(company, tools, instructions=instructions)
+    parts = wire_conversation(services, company, channel="voice", resumed=resumed)
     try:
-        secret = services.minter.mint(session, ttl_seconds=admission.max_seconds)
-    except ApiError:
+        secret = services.minter.mint(parts.session, ttl_seconds=admission.max_seconds)
+    except DomainError:
         admission.settle(0)  # nothing was minted: the voice minutes go back
         raise
-    session_id = resumed.session_id if resumed else new_session_id()
+    session_id = parts.session_id
     hand_over_to_call(services.rate_limiter.store, session_id, admission)
-    _record_start(services, company.id, session_id, voice[0], context)
+    _record_start(parts, voice[0], context)
     return {
         "client_secret": secret.value,
         "expires_at": secret.expires_at,
@@ -85,7 +75,7 @@ def start_realtime_session(
         "tool_token": issue_tool_token(
             services.signing_key, company.id, session_id, settings.tool_token_ttl_seconds
         ),
-        "tools": tools,
+        "tools": parts.tools,
         "transports": [*voice, "text"],
         "calls_url": webrtc_calls_url(settings.openai_base_url),
         "relay_path": relay_path(company.id),
@@ -94,29 +84,12 @@ def start_realtime_session(
     }
 
 
-def _record_start(
-    services: Services, company_id: str, session_id: str, transport: str,
-    context: dict[str, Any] | None,
-) -> None:  # fmt: skip
+def _record_start(parts: ConversationParts, transport: str, context: dict[str, Any] | None) -> None:
     # The conversation row is a report, not a gate: a database hiccup must not cost the visitor
     # a session OpenAI already paid for. The relay records its own start when it is used.
-    from widget_api.crm.record import record_context, start_or_resume
-
     try:
-        start_or_resume(
-            services.db,
-            company_id=company_id,
-            session_id=session_id,
-            transport=transport,
-            language=services.companies.get(company_id).language,
-        )
+        parts.log.started(transport)
         if context:
-            page, referrer = context.get("page_url"), context.get("referrer")
-            record_context(
-                services.db, session_id,
-                page_url=page if isinstance(page, str) else None,
-                referrer=referrer if isinstance(referrer, str) else None,
-                privacy_accepted=context.get("privacy_accepted") is True,
-            )  # fmt: skip
+            parts.recorder.context(context)  # page URL, referrer, privacy notice accepted
     except Exception:
-        log.exception("could not record the conversation start for %s", company_id)
+        log.exception("could not record the conversation start")

@@ -1,7 +1,8 @@
-"""What the relay needs from the rest of the server, as narrow protocols.
+"""What the relay needs from the rest of the server: the seams, their null and safe wrappers,
+and the limits.
 
-The relay never imports Flask, the CRM or the tool registry: the WebSocket handler builds these
-from the app's Services and passes them in, and tests pass in their own.
+The relay never imports Flask, the CRM or the tool registry: `widget_api.conversation` builds
+the implementations from the app's Services and passes them in, and tests pass in their own.
 """
 
 from __future__ import annotations
@@ -10,21 +11,15 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
-from widget_api.contracts import RunTool, ToolOutcomeLike
+from widget_api.contracts import ConversationLog, Recorder, RunTool, ToolOutcomeLike
 
-# The tool seam is shared with the local engine, so it lives outside the relay package.
-__all__ = ["RunTool", "ToolOutcomeLike"]
+# The seams the rest of the server implements live outside the relay package (widget_api.contracts):
+# the tool seam is shared with the local engine, the record's with the CRM side.
+__all__ = ["ConversationLog", "Recorder", "RunTool", "ToolOutcomeLike"]
 
 log = logging.getLogger(__name__)
-
-
-class ConversationLog(Protocol):
-    def started(self, transport: str) -> None: ...
-    def turn(self) -> None: ...
-    def ended(self) -> None: ...
-    def first_audio(self, millis: float) -> None: ...  # one turn's time to first audio
 
 
 class NullConversationLog:
@@ -66,30 +61,6 @@ class SafeConversationLog:
 
     def first_audio(self, millis: float) -> None:
         self._call(lambda: self._inner.first_audio(millis))
-
-
-class Recorder(Protocol):
-    """The conversation record's seam: transcript lines, the page it runs on, how it ends.
-
-    `said` and `tool` only buffer (safe on the relay loop); `context`, `flush`, `close` and
-    `summary` write to the database and run off the loop. `relay/records.py` has the CRM one.
-    """
-
-    @property
-    def resumed(self) -> bool: ...
-    @property
-    def history(self) -> list[tuple[str, str]]: ...
-    @property
-    def contact(self) -> tuple[str, str] | None: ...
-    @property
-    def wants_summary(self) -> bool: ...
-    def session_event(self) -> dict[str, Any] | None: ...
-    def said(self, role: str, text: str, at: datetime | None = None) -> None: ...
-    def tool(self, call_id: str, name: str, arguments: str, output: str, ok: bool) -> None: ...
-    def context(self, event: dict[str, Any]) -> None: ...
-    def flush(self) -> None: ...
-    def close(self, reason: str) -> None: ...
-    def summary(self, text: str) -> None: ...
 
 
 class NullRecorder:

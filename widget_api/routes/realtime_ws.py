@@ -8,17 +8,16 @@ conversation from the app's services and hand the accepted socket to the relay.
 from __future__ import annotations
 
 import logging
-import uuid
 
-from widget_api.admission import Admission, admit
+from widget_api.admission import Admission, admit, take_over_call
 from widget_api.companies.models import CompanyConfig
 from widget_api.continuity import resume
+from widget_api.conversation import relay_setup, wire_conversation
 from widget_api.errors import ApiError, DomainError
 from widget_api.origins import is_origin_allowed
 from widget_api.proxy import client_address
 from widget_api.relay.hub import RelayHub
 from widget_api.relay.serve import Mode, serve_conversation
-from widget_api.routes.widget import conversation_setup
 from widget_api.services import Services
 from widget_api.serving.websocket import WebSocketRequest
 
@@ -40,23 +39,21 @@ async def handle(
     if page is None:
         return  # the page left during the handshake: nothing spent
     mode: Mode = "text" if request.query.get("mode") == "text" else "voice"
+    # A resume token from this page's earlier connection continues that conversation.
+    resumed = await hub.run_blocking(lambda: resume(
+        services.db, services.signing_key, request.query.get("resume_token"), company.id,
+        window_seconds=services.settings.resume_window_seconds,
+    ))  # fmt: skip
     admission, refusal = await hub.run_blocking(
         admit_relay,
         services,
         company,
         mode,
         client_address(request.client_host, request.headers, services.settings.proxy_hops),
+        resumed.session_id if resumed else None,
     )
-    # A resume token from this page's earlier connection continues that conversation.
-    resumed = await hub.run_blocking(lambda: resume(
-        services.db, services.signing_key, request.query.get("resume_token"), company.id,
-        window_seconds=services.settings.resume_window_seconds,
-    ))  # fmt: skip
-    session_id = resumed.session_id if resumed else f"ws_{uuid.uuid4().hex}"
-    setup = conversation_setup(
-        services, company, mode=mode, session_id=session_id,
-        admission=admission, refusal=refusal, resumed=resumed,
-    )  # fmt: skip
+    parts = wire_conversation(services, company, channel=mode, resumed=resumed)
+    setup = relay_setup(services, company, parts, admission=admission, refusal=refusal)
     await serve_conversation(page, setup, mode, hub)
 
 
@@ -67,15 +64,25 @@ def _origin_ok(origin: str | None, company: CompanyConfig, services: Services) -
 
 
 def admit_relay(
-    services: Services, company: CompanyConfig, mode: Mode, client: str
+    services: Services,
+    company: CompanyConfig,
+    mode: Mode,
+    client: str,
+    resumed_session: str | None = None,
 ) -> tuple[Admission | None, str | None]:
     """Spend the session route's budget before the relay opens its (paid) upstream.
 
     Refused → (None, code): the conversation goes on in text with the local engine, and its
-    `widget.notice` carries the code. No key → nothing to spend. Blocking (Redis): pool only.
+    `widget.notice` carries the code. No key → nothing to spend. A resumed voice conversation
+    whose WebRTC call never connected (the `auto` fallback) continues on that call's
+    reservation: one conversation, one start. Blocking (Redis): pool only.
     """
     if not services.settings.realtime_enabled:
         return None, None
+    if mode == "voice" and resumed_session is not None:
+        taken = take_over_call(services.rate_limiter.store, company.id, resumed_session)
+        if taken is not None:
+            return taken, None
     try:
         return admit(services, company, client, voice=mode == "voice"), None
     except DomainError as refused:

@@ -1,8 +1,7 @@
-"""The widget's HTTP face: the embed loader, the widget page, its assets, the demo host page,
-and `conversation_setup`, which the realtime WebSocket (`routes.realtime_ws`) builds each
-conversation with.
+"""The widget's HTTP face: the embed loader, the widget page, its assets, the demo host page.
 
-Views stay thin: the page is rendered from the company config.
+Views stay thin: the page is rendered from the company config. Conversations are wired in
+`widget_api.conversation`, outside the HTTP layer.
 """
 
 from __future__ import annotations
@@ -12,18 +11,8 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, request
 
-from widget_api.admission import Admission, MeteredConversationLog, max_conversation_seconds
 from widget_api.companies.models import CompanyConfig
-from widget_api.continuity import Resumed, history_instructions
 from widget_api.origins import frame_ancestors, is_origin_allowed
-from widget_api.relay.contracts import RelayLimits
-from widget_api.relay.records import (
-    SUMMARY_INSTRUCTIONS,
-    CrmConversationLog,
-    CrmRecorder,
-    SafeRecorder,
-)
-from widget_api.relay.serve import ConversationSetup
 from widget_api.routes.widget_assets import AssetStore, render_host_page, render_widget_page
 from widget_api.services import Services, get_services
 from widget_api.vocabulary import TRANSPORTS
@@ -122,59 +111,3 @@ def demo_host_page() -> Response:
         "frame-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'"
     )
     return resp
-
-
-def conversation_setup(
-    services: Services,
-    company: CompanyConfig,
-    *,
-    mode: str,
-    session_id: str,
-    admission: Admission | None = None,
-    refusal: str | None = None,
-    resumed: Resumed | None = None,
-) -> ConversationSetup:
-    """Wire one conversation's dependencies from the app's services (`resumed`: continuing
-    an earlier conversation, whose history the model and the local engine pick up)."""
-    from widget_api.instructions import build_instructions
-    from widget_api.realtime.session_config import build_session
-    from widget_api.tools.base import ToolContext
-
-    settings = services.settings
-    ctx = ToolContext(company=company, session_id=session_id, channel=mode)
-    tools = services.tools
-    secret = settings.openai_api_key
-    key = secret.get_secret_value() if secret is not None and settings.realtime_enabled else None
-    if refusal is not None:
-        key = None  # over budget: no upstream, the local text engine answers
-    conversation = CrmConversationLog(services.db, company_id=company.id, session_id=session_id,
-                                      language=company.language)  # fmt: skip
-    recorder = SafeRecorder(CrmRecorder(
-        services.db, company_id=company.id, session_id=session_id,
-        signing_key=services.signing_key, resumed=resumed,
-    ))  # fmt: skip
-    instructions = build_instructions(company)
-    if resumed is not None:
-        instructions += "\n\n" + history_instructions(resumed)
-    return ConversationSetup(
-        display_name=company.display_name,
-        model=company.model,
-        session=build_session(company, tools.declarations(company), instructions=instructions),
-        run_tool=lambda call_id, name, arguments: tools.run(ctx, call_id, name, arguments),
-        conversation=(
-            conversation if admission is None else MeteredConversationLog(conversation, admission)
-        ),
-        encoder=services.embedder,
-        limits=RelayLimits(
-            max_session_seconds=(
-                admission.max_seconds if admission else max_conversation_seconds(company, settings)
-            ),
-            idle_timeout_seconds=settings.relay_idle_timeout_seconds,
-        ),
-        base_url=settings.openai_base_url,
-        api_key=key,
-        connect_timeout=settings.openai_timeout_seconds,
-        fallback_reason=refusal or "realtime_unavailable",
-        recorder=recorder,
-        summary_instructions=SUMMARY_INSTRUCTIONS,
-    )

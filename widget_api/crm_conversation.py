@@ -1,4 +1,8 @@
-"""Conversation records in the CRM for relayed and local-engine conversations."""
+"""The CRM-backed conversation seams: `ConversationLog` and `Recorder` (widget_api.contracts).
+
+The relay and the local engine record through those protocols only; these implementations
+write through `widget_api.crm` and are wired in by `widget_api.conversation`.
+"""
 
 from __future__ import annotations
 
