@@ -315,7 +315,6 @@ async def _run(
         **flood,
         "load_average_1m": round(os.getloadavg()[0], 2),
         "cpus": os.cpu_count(),
-        "note": "8 agents shared this 2-core machine while measuring: timings are noisy",
     }
 
 
