@@ -8,7 +8,12 @@ in the same run; the difference is the latency the relay adds. Prints ONE JSON o
 added latency per frame p50/p99, frames lost, the server's CPU (per session and per relayed
 frame) and memory per session (from /proc), and the widget's payload sizes.
 
-    python -m scripts.bench_relay [--sessions 200] [--seconds 10]
+    python -m scripts.bench_relay [--sessions 200] [--seconds 10] [--pin]
+
+On 2 cores the load generator, the fake and the server compete for CPU, and the latency tail
+then measures the kernel's scheduling as much as the relay. `--pin` gives the server one core
+and the load generator and the fake the other(s) (sched_setaffinity), which shows the relay's
+own added latency; run both ways and quote both.
 """
 
 from __future__ import annotations
@@ -168,6 +173,18 @@ def _summary(stats: list[SessionStats]) -> dict[str, Any]:
     }
 
 
+def _p99_by_second(stats: list[SessionStats]) -> list[float]:
+    """The relay phase's p99 per second of streaming: a tail spread evenly or a few bursts."""
+    per_second: dict[int, list[float]] = {}
+    for s in stats:
+        for seq, latency in enumerate(s.latencies_ms):
+            per_second.setdefault(int(seq * FRAME_SECONDS), []).append(latency)
+    return [
+        round(sorted(v)[min(len(v) - 1, int(0.99 * len(v)))], 1)
+        for _, v in sorted(per_second.items())
+    ]
+
+
 def _proc_tree(pid: int) -> list[int]:
     """pid and its descendants (gunicorn master and workers)."""
     children: dict[int, list[int]] = {}
@@ -271,10 +288,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sessions", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=10.0, help="streaming time per phase")
-    parser.add_argument("--threads", type=int, default=64, help="HTTP threads per worker "
-                        "(WebSockets hold none)")
+    parser.add_argument(
+        "--threads", type=int, default=64, help="HTTP threads per worker (WebSockets hold none)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="server on the last core, the load generator and the fake on the others",
+    )
     args = parser.parse_args(argv)
+    cores = sorted(os.sched_getaffinity(0))
+    pinned = args.pin and len(cores) >= 2
+    if pinned:
+        os.sched_setaffinity(0, cores[:-1])  # the fake, started below, inherits this
     try:
         import uvloop
 
@@ -287,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-relay-") as data_dir:
         threads = args.threads
         server = _start_server(fake, port, threads, args.workers, data_dir)
+        if pinned:
+            os.sched_setaffinity(server.pid, cores[-1:])  # gunicorn's workers inherit it
         try:
             _wait_ready(base, server)
             direct = asyncio.run(_phase(
@@ -318,6 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         "added_latency_ms_p50": round(r["latency_ms_p50"] - d["latency_ms_p50"], 3),
         "added_latency_ms_p99": round(r["latency_ms_p99"] - d["latency_ms_p99"], 3),
         "frames_lost": r["frames_lost"],
+        "relay_latency_ms_p99_by_second": _p99_by_second(relayed),
+        "pinned": f"server on core {cores[-1]}, load and fake on {cores[:-1]}" if pinned else None,
         "server_cpu_percent_of_core_per_session": round(100 * cpu / elapsed / n, 3),
         "server_cpu_percent_of_core_total": round(100 * cpu / elapsed, 1),
         # The relay's own cost, free of how long the phase took: each frame crosses it twice
