@@ -12,7 +12,7 @@ from typing import Any
 from uvicorn_worker import UvicornWorker
 
 from widget_api.serving.direct_ws import direct_ws_protocol
-from widget_api.serving.guard import ConnectionGuard, protocol_classes
+from widget_api.serving.guard import ConnectionGuard, per_worker_cap, protocol_classes
 from widget_api.settings import Settings
 
 # uvicorn answers its keep-alive pings itself; a page that stops answering them is gone.
@@ -21,7 +21,9 @@ WS_PING_SECONDS = 20.0
 
 def guard_for(settings: Settings) -> ConnectionGuard:
     return ConnectionGuard(
-        max_per_client=settings.server_max_connections_per_client,
+        max_per_client=per_worker_cap(
+            settings.server_max_connections_per_client, settings.server_workers
+        ),
         header_timeout=settings.server_header_timeout_seconds,
         max_header_bytes=settings.server_max_header_bytes,
     )
