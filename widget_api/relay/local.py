@@ -10,7 +10,6 @@ its events posted back to the loop in order.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import time
@@ -20,10 +19,9 @@ from typing import Any
 from widget_api import protocol
 from widget_api.local_engine import LocalEngine
 from widget_api.relay import frames
-from widget_api.relay.caps import ConversationCaps
 from widget_api.relay.client_events import user_text
 from widget_api.relay.contracts import NULL_RECORDER, ConversationLog, Recorder, RelayLimits
-from widget_api.relay.session import Offload, PageSide
+from widget_api.relay.page_conversation import Offload, PageConversation, PageSide
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +32,7 @@ _IGNORED = frozenset({
 })  # fmt: skip
 
 
-class LocalSession:
+class LocalSession(PageConversation):
     """Serves one text conversation from the local engine over the page's socket."""
 
     def __init__(
@@ -49,31 +47,25 @@ class LocalSession:
         recorder: Recorder = NULL_RECORDER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._page = page
+        super().__init__(
+            page, limits=limits, offload=offload, recorder=recorder, clock=clock,
+            busy=lambda: self._answering,  # an answer in progress is activity
+        )  # fmt: skip
         self._engine = engine
-        self._recorder = recorder
         self._conversation = conversation
-        self._limits = limits
-        self._offload = offload
         self._reason = reason
-        self._loop = asyncio.get_running_loop()
-        self.done: asyncio.Future[str] = self._loop.create_future()
         self._pending: str | None = None  # user text waiting for response.create
         self._answering = False
         self._answer_requested = False  # response.create arrived while answering
-        self.caps = ConversationCaps(
-            limits, self._finish, clock=clock, busy=lambda: self._answering
-        )
-        self.done.add_done_callback(self._on_done)
 
     def start(self) -> None:
         """Introduce the text assistant (unless continuing) and start the cap timer."""
-        self._send({"type": "session.created", "session": {
+        self._send_page({"type": "session.created", "session": {
             "type": "realtime", "object": "realtime.session", "output_modalities": ["text"],
         }})  # fmt: skip
         event = self._recorder.session_event()
         if event is not None:
-            self._send(event)
+            self._send_page(event)
         self._engine.observe_tools(self._recorder.tool)
         # The page already greets as the text assistant when voice is off; a continued
         # conversation needs no introduction at all. Only a fallback from voice explains itself.
@@ -82,19 +74,8 @@ class LocalSession:
             self._engine.restore(self._recorder.history, self._recorder.contact)
         elif self._reason != "realtime_unavailable":
             message = self._engine.introduction()
-        self._send(protocol.dump(protocol.WidgetNotice(code=self._reason, message=message)))
+        self._send_page(protocol.dump(protocol.WidgetNotice(code=self._reason, message=message)))
         self.caps.start()
-
-    def _on_done(self, done: asyncio.Future[str]) -> None:
-        self.caps.stop()
-        reason = done.result() if not done.cancelled() else "cancelled"
-        self._offload(lambda: self._recorder.close(reason), lambda _f: None)
-
-    def _finish(self, code: str) -> None:
-        log.info("local session ends: %s", code)
-        self._send(frames.error_event(code))
-        self._page.close(1000, code)
-        self.done.set_result(code)
 
     def on_page_closed(self) -> None:
         if not self.done.done():
@@ -107,26 +88,26 @@ class LocalSession:
         if self.done.done():
             return
         if isinstance(frame, bytes) or len(frame) > self._limits.max_client_frame:
-            self._send(frames.error_event("event_not_allowed"))
+            self._refuse()
             return
         if frames.peek_type(frame) in _IGNORED:
             return
         event = frames.parse(frame)
         kind = event.get("type") if event else None
         if kind == "widget.context" and event is not None:
-            self._offload(lambda: self._recorder.context(event), lambda _f: None)
+            self._record_context(event)
             return
         if kind == "conversation.item.create" and event is not None:
             text = user_text(event)
             if text is None or len(text) > self._limits.max_text_chars:
-                self._send(frames.error_event("event_not_allowed"))
+                self._refuse()
                 return
             self._pending = text
         elif kind == "response.create":
             self._answer_requested = True
             self._answer_next()
         else:
-            self._send(frames.error_event("event_not_allowed"))
+            self._refuse()
             return
         self.caps.touch()
 
@@ -155,7 +136,7 @@ class LocalSession:
     def _emit_threadsafe(self, event: dict[str, Any]) -> None:
         if event.get("type") == "response.output_text.done":
             self._recorder.said("assistant", str(event.get("text") or ""))
-        self._loop.call_soon_threadsafe(self._send, event)
+        self._loop.call_soon_threadsafe(self._send_page, event)
 
     def _answered(self, future: concurrent.futures.Future[Any]) -> None:
         # Posted after every event the answer emitted (call_soon_threadsafe keeps order).
@@ -165,9 +146,6 @@ class LocalSession:
             return
         if future.exception() is not None:
             log.error("local engine failed", exc_info=future.exception())
-            self._send(frames.error_event("internal_error"))
+            self._send_page(frames.error_event("internal_error"))
         if not self.done.done():
             self._answer_next()
-
-    def _send(self, event: dict[str, Any]) -> None:
-        self._page.send(frames.dumps(event))

@@ -87,10 +87,7 @@ async def serve_conversation(
         offload=hub.offload, recorder=setup.recorder,
     )  # fmt: skip
     try:
-        session.start()
-        page.attach(session.on_page_frame, session.on_page_closed)
-        await session.done
-        await _page_closed(page)
+        await _run(session, page)
     finally:
         await hub.run_blocking(conversation.ended)
 
@@ -109,18 +106,23 @@ async def _relay(
         conversation=conversation, limits=setup.limits, offload=hub.offload,
         recorder=setup.recorder, summary_instructions=setup.summary_instructions,
     )  # fmt: skip
+    await _run(session, page, upstream)
+
+
+async def _run(
+    session: RelaySession | LocalSession, page: PageLink, upstream: UpstreamLink | None = None
+) -> None:
+    """Start the session, wire its sockets to it, and wait until it ends and they close."""
     session.start()
     page.attach(session.on_page_frame, session.on_page_closed)
-    upstream.attach(session.on_upstream_frame, session.on_upstream_closed)
+    if isinstance(session, RelaySession) and upstream is not None:
+        upstream.attach(session.on_upstream_frame, session.on_upstream_closed)
     await session.done
-    # Both closes are already under way; each is bounded by its own close timeout.
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(upstream.wait_closed(), CLOSE_TIMEOUT + 1)
-    await _page_closed(page)
-
-
-async def _page_closed(page: PageLink) -> None:
-    """Wait for the page's close handshake; drop the connection if it never answers."""
+    # The closes are already under way; each is bounded by its own close timeout.
+    if upstream is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(upstream.wait_closed(), CLOSE_TIMEOUT + 1)
+    # Wait for the page's close handshake; drop the connection if it never answers.
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(asyncio.shield(page.lost), CLOSE_TIMEOUT + 1)
     page.abort()  # no-op once closed

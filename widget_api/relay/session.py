@@ -10,7 +10,6 @@ their results reach the page as `widget.tool_result` cards.
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import json
 import logging
@@ -21,7 +20,6 @@ from typing import Any, Protocol
 
 from widget_api import protocol
 from widget_api.relay import frames
-from widget_api.relay.caps import ConversationCaps
 from widget_api.relay.client_events import sanitize_client_event
 from widget_api.relay.contracts import (
     NULL_RECORDER,
@@ -31,6 +29,7 @@ from widget_api.relay.contracts import (
     RunTool,
     ToolOutcomeLike,
 )
+from widget_api.relay.page_conversation import Offload, PageConversation, PageSide, ignore
 from widget_api.relay.playback import PlaybackTracker
 
 log = logging.getLogger(__name__)
@@ -40,21 +39,12 @@ SUMMARY_PURPOSE = "widget.summary"
 SUMMARY_TIMEOUT = 8.0
 
 
-class PageSide(Protocol):
-    def send(self, text: str) -> None: ...
-    def close(self, code: int = 1000, reason: str = "") -> None: ...
-
-
 class UpstreamSide(Protocol):
     def send(self, text: str) -> None: ...
     def close(self) -> None: ...
 
 
-# offload(blocking_fn, then): runs blocking_fn off the loop, then `then(future)` on the loop.
-Offload = Callable[[Callable[[], Any], Callable[[concurrent.futures.Future[Any]], None]], None]
-
-
-class RelaySession:
+class RelaySession(PageConversation):
     """One visitor's conversation relayed to one upstream Realtime session."""
 
     def __init__(
@@ -71,8 +61,7 @@ class RelaySession:
         summary_instructions: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._page = page
-        self._recorder = recorder
+        super().__init__(page, limits=limits, offload=offload, recorder=recorder, clock=clock)
         self._summary_instructions = summary_instructions
         self._summary_id: str | None = None  # the out-of-band summary response, once created
         self._summary_asked = False
@@ -82,14 +71,8 @@ class RelaySession:
         self._session = session
         self._run_tool = run_tool
         self._conversation = conversation
-        self._limits = limits
-        self._offload = offload
-        self._clock = clock
-        self.caps = ConversationCaps(limits, self._finish, clock=clock)
         self._playback = PlaybackTracker(clock)
         self._speech_stopped_at: float | None = None  # time to first audio, per turn
-        self._loop = asyncio.get_running_loop()
-        self.done: asyncio.Future[str] = self._loop.create_future()
         self._response_active = False
         self._pending_outputs: list[dict[str, Any]] = []
         self._upstream_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -102,7 +85,6 @@ class RelaySession:
             "response.output_audio_transcript.done": self._on_assistant_text,
             "response.output_text.done": self._on_assistant_text,
         }
-        self.done.add_done_callback(self._on_done)
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
@@ -117,13 +99,10 @@ class RelaySession:
         """Tell the page why the conversation ends, then end it (both sides)."""
         if self.done.done():
             return
-        log.info("relay ends: %s", code)
         if code == "session_expired":  # a spent budget, not a failure: the page goes on in text
             self._send_page(protocol.dump(protocol.WidgetNotice(code=code)))
-        self._page.send(frames.dumps(frames.error_event(code)))
-        self._page.close(1000, code)
         self._close_upstream(summarize=code != "upstream_error")
-        self.done.set_result(code)
+        super()._finish(code)
 
     def on_page_closed(self) -> None:
         if not self.done.done():
@@ -143,11 +122,6 @@ class RelaySession:
         }})  # fmt: skip
         self._loop.call_later(SUMMARY_TIMEOUT, self._upstream.close)
 
-    def _on_done(self, done: asyncio.Future[str]) -> None:
-        self.caps.stop()
-        reason = done.result() if not done.cancelled() else "cancelled"
-        self._offload(lambda: self._recorder.close(reason), _ignore)
-
     def _on_summary_frame(self, frame: str) -> None:
         """After the end: only the summary's response.done matters; then the upstream closes."""
         if frames.peek_type(frame) != "response.done":
@@ -162,7 +136,7 @@ class RelaySession:
             for part in item.get("content") or [] if isinstance(part, dict)
         ).strip()  # fmt: skip
         if text:
-            self._offload(lambda: self._recorder.summary(text), _ignore)
+            self._offload(lambda: self._recorder.summary(text), ignore)
         self._upstream.close()
 
     def on_upstream_closed(self) -> None:
@@ -173,7 +147,7 @@ class RelaySession:
         if self.done.done():
             return
         if isinstance(frame, bytes) or len(frame) > self._limits.max_client_frame:
-            self._send_page(frames.error_event("event_not_allowed"))
+            self._refuse()
         elif frames.peek_type(frame) == frames.CLIENT_AUDIO:
             self._upstream.send(frame)
         else:
@@ -186,11 +160,11 @@ class RelaySession:
             self._on_playback_report(event)
             return
         if kind == "widget.context" and event is not None:
-            self._offload(lambda: self._recorder.context(event), _ignore)
+            self._record_context(event)
             return
         clean = sanitize_client_event(event, self._limits.max_text_chars)
         if clean is None:
-            self._send_page(frames.error_event("event_not_allowed"))
+            self._refuse()
             return
         self.caps.touch()
         if clean["type"] == "conversation.item.create":
@@ -245,7 +219,7 @@ class RelaySession:
         assert self._speech_stopped_at is not None
         millis = (self._clock() - self._speech_stopped_at) * 1000
         self._speech_stopped_at = None
-        self._offload(lambda: self._conversation.first_audio(millis), _ignore)
+        self._offload(lambda: self._conversation.first_audio(millis), ignore)
 
     def _on_response_created(self, event: dict[str, Any]) -> None:
         self.caps.touch()
@@ -272,8 +246,8 @@ class RelaySession:
     def _record_turn(self) -> None:
         # Database writes: never on the loop, which carries every conversation's audio. The
         # visitor's line is stored now, so a log_lead in this turn finds it as evidence.
-        self._offload(self._conversation.turn, _ignore)
-        self._offload(self._recorder.flush, _ignore)
+        self._offload(self._conversation.turn, ignore)
+        self._offload(self._recorder.flush, ignore)
 
     # --- tool calls ------------------------------------------------------------------------
     def _on_output_item_done(self, event: dict[str, Any]) -> None:
@@ -319,7 +293,7 @@ class RelaySession:
 
     def _on_response_done(self, _event: dict[str, Any]) -> None:
         self._response_active = False
-        self._offload(self._recorder.flush, _ignore)
+        self._offload(self._recorder.flush, ignore)
         self._flush_tool_outputs()
 
     def _flush_tool_outputs(self) -> None:
@@ -335,10 +309,3 @@ class RelaySession:
     # --- sending ----------------------------------------------------------------------------
     def _send_upstream(self, event: dict[str, Any]) -> None:
         self._upstream.send(frames.dumps(event))
-
-    def _send_page(self, event: dict[str, Any]) -> None:
-        self._page.send(frames.dumps(event))
-
-
-def _ignore(_future: concurrent.futures.Future[Any]) -> None:
-    return None
