@@ -9,13 +9,14 @@ lines become claims in that same transaction.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Executable, Table, bindparam, insert, select, update
+from sqlalchemy import Dialect, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from widget_api.crm.claims import Claim, add_message_claims, ensure_conversation
@@ -118,15 +119,32 @@ _STAMP_TURN = (
 )
 
 
-def _append_statement(rows: list[dict[str, Any]], stamp: dict[str, Any]) -> Executable:
-    """PostgreSQL: the lines' INSERT and the conversation's UPDATE as one statement."""
-    lines = insert(TranscriptEntry).values(rows).returning(TranscriptEntry.id).cte("lines")
-    return (
-        update(_conversations)
-        .where(_conversations.c.session_id == stamp["sid"])
-        .values(turns=_conversations.c.turns + stamp["n"], last_activity_at=stamp["now"])
-        .add_cte(lines)
-    )
+_LINE_COLUMNS = ("session_id", "role", "text", "tool_name", "tool_call_id", "tool_ok", "created_at")
+_ONE_STATEMENT_MAX_LINES = 16
+
+
+@functools.cache
+def _append_sql(count: int, dialect: Dialect) -> str:
+    """PostgreSQL: `count` lines' INSERT and the conversation's UPDATE as one statement.
+
+    Compiled once per batch size and sent as driver SQL: building and cache-keying the
+    statement per turn cost more CPU than the round trip it saves. (PostgreSQL's types take
+    these parameters as they are: no bind processors to skip.)
+    """
+    table = cast(Table, TranscriptEntry.__table__)
+    batch = [
+        {c: bindparam(f"{c}_{i}", type_=table.c[c].type) for c in _LINE_COLUMNS}
+        for i in range(count)
+    ]
+    lines = insert(table).values(batch).returning(table.c.id).cte("lines")
+    return str(_STAMP_TURN.add_cte(lines).compile(dialect=dialect))
+
+
+def _append_params(rows: list[dict[str, Any]], stamp: dict[str, Any]) -> dict[str, Any]:
+    params = dict(stamp)
+    for i, row in enumerate(rows):
+        params.update({f"{c}_{i}": row[c] for c in _LINE_COLUMNS})
+    return params
 
 
 def append_lines(
@@ -157,10 +175,14 @@ def append_lines(
         for text in user_lines for fact in extract_facts(text)
     ]  # fmt: skip
     stamp = {"sid": session_id, "n": len(user_lines) if count_turns else 0, "now": utcnow()}
-    if db.dialect == "postgresql" and not claims and not admits:
+    if (
+        db.dialect == "postgresql" and not claims and not admits
+        and len(rows) <= _ONE_STATEMENT_MAX_LINES
+    ):  # fmt: skip
         # The common turn: one statement (the batch INSERT inside the UPDATE's WITH) on an
         # autocommit connection, so one round trip instead of BEGIN, SET, INSERT, UPDATE, COMMIT.
-        db.run_statement(lambda conn: conn.execute(_append_statement(rows, stamp)))
+        sql, params = _append_sql(len(rows), db.engine.dialect), _append_params(rows, stamp)
+        db.run_statement(lambda conn: conn.exec_driver_sql(sql, params))
         return
     # Core statements on the session's connection (cached compilation, no ORM bulk path): one
     # INSERT of the batch and one UPDATE carrying the turn count and the activity stamp, in one
