@@ -1,11 +1,10 @@
-"""An app around the admin and reports blueprints over real SQLite / PostgreSQL and the real
-embedding model, with two companies (acme with Calendly bookings, globex)."""
+"""The app (through create_app) over real SQLite / PostgreSQL and the real embedding model,
+with two companies (acme with Calendly bookings, globex)."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from flask import Flask
@@ -13,9 +12,11 @@ from flask.testing import FlaskClient
 from pydantic import SecretStr
 
 from tests.crm.db_fixtures import _postgres_db, _sqlite_db, db  # noqa: F401
+from widget_api.app import create_app
 from widget_api.companies import CompanyRegistry, load_company_file
 from widget_api.crm.db import Database
 from widget_api.rate_limit import SessionRateLimiter
+from widget_api.services import Services
 from widget_api.settings import BUNDLED_COMPANIES_DIR, Settings
 
 ACME_TOKEN = "acme-admin-token-0123456789"
@@ -45,25 +46,15 @@ def app(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Flask:
-    from widget_api.app import _register_error_handlers
-    from widget_api.routes import admin, reports
-    from widget_api.services import EXTENSION_KEY
-
+    """Reports need no knowledge base or tool runner, so those parts are left out (`None`)."""
     monkeypatch.setenv("H10_TEST_CALENDLY_KEY", BOOKING_SECRET)
     settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
-    flask_app = Flask("widget_api.app")
-    flask_app.extensions[EXTENSION_KEY] = SimpleNamespace(
-        settings=settings,
-        companies=companies,
-        db=db,
-        signing_key=b"k" * 48,
-        embedder=embedder,
+    services = Services(
+        settings=settings, companies=companies, knowledge=cast(Any, None), embedder=embedder,
+        db=db, tools=cast(Any, None), signing_key=b"k" * 48,
         rate_limiter=SessionRateLimiter(10, 10, 10),
-    )
-    _register_error_handlers(flask_app)
-    flask_app.register_blueprint(admin.bp)
-    flask_app.register_blueprint(reports.bp)
-    return flask_app
+    )  # fmt: skip
+    return create_app(services=services)
 
 
 @pytest.fixture
