@@ -53,6 +53,12 @@ def test_the_local_engine_does_not_reach_into_the_relay() -> None:
     assert _offenders(files, ("widget_api.relay", "flask")) == []
 
 
+def test_the_relay_reaches_the_crm_and_tools_only_through_contracts() -> None:
+    files = _modules("widget_api", "relay")
+    forbidden = ("widget_api.crm", "widget_api.tools", "widget_api.crm_conversation", "sqlalchemy")
+    assert _offenders(files, forbidden) == []
+
+
 def test_tools_and_the_relay_never_import_flask() -> None:
     files = _modules("widget_api", "tools") + _modules("widget_api", "relay")
     assert _offenders(files, ("flask",)) == []
