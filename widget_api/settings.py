@@ -186,8 +186,9 @@ class Settings(BaseSettings):
     server_max_connections_per_client: int = Field(
         default=64,
         ge=0,
-        description="Open connections one client address may hold per worker (else 429); "
-        "0 turns the cap off (behind a proxy that caps per client itself).",
+        description="Open connections one client address may hold across the workers, each "
+        "admitting cap // workers (else 429); 0 turns the cap off (behind a proxy that caps "
+        "per client itself).",
     )
     ws_max_message_bytes: int = Field(
         default=256 * 1024,

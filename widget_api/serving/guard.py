@@ -69,6 +69,19 @@ class ConnectionGuard:
         return len(self._open.get(host, ()))
 
 
+def per_worker_cap(cap: int, workers: int) -> int:
+    """Each worker's share of the per-address connection cap (0: no cap).
+
+    Workers do not share their counts: a count in Redis would put a network round trip (and
+    Redis's availability) on every accepted connection, on the loop every socket of the worker
+    shares. Each of N workers admits cap // N instead, so an address holds at most `cap`
+    across them, and at least cap // N when the kernel hands all its connections to one worker.
+    """
+    if cap <= 0:
+        return 0
+    return max(1, cap // max(1, workers))
+
+
 def _peer_host(transport: asyncio.BaseTransport) -> str:
     peer = transport.get_extra_info("peername")
     return str(peer[0]) if isinstance(peer, tuple) and peer else "unknown"
