@@ -4,13 +4,15 @@ One real server process (gunicorn master, two workers), real Redis with this tes
 prefix, the OpenAI fake as the upstream. Thirty voice sockets from one address, all held open,
 land on both workers; the server still opens exactly as many upstream connections
 as one address may start per minute. With per-process counters it would be up to twice that.
-The same process shows the data folder's permissions as `serve` leaves them.
+The same process shows that the per-address connection cap holds across the workers, and the
+data folder's permissions as `serve` leaves them.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -33,6 +35,9 @@ pytestmark = pytest.mark.slow  # one server boot: two workers load the model (~3
 
 PER_ADDRESS = 10
 SOCKETS = 30
+# Open connections per address, across both workers (each admits half): room for the thirty
+# voice sockets above however the kernel spreads them.
+CONNECTIONS = 2 * SOCKETS
 
 
 class Served:
@@ -81,6 +86,8 @@ def served(
         "WIDGET_DATA_DIR": str(data_dir),
         "WIDGET_SECRET_KEY": "two-workers-" + "k" * 40,
         "WIDGET_SESSION_RATE_PER_MINUTE_PER_CLIENT": str(PER_ADDRESS),
+        "WIDGET_SERVER_MAX_CONNECTIONS_PER_CLIENT": str(CONNECTIONS),
+        "WIDGET_SERVER_HEADER_TIMEOUT_SECONDS": "120",  # the half-sent requests stay open
         "WIDGET_LOG_LEVEL": "INFO",  # each worker logs "ready:" once its app is loaded
     }
     env.pop("DATABASE_URL", None)
@@ -142,6 +149,39 @@ def test_limits_hold_across_two_workers(served: Served, fake: FakeOpenAI) -> Non
             spread = True
             break
     assert spread, f"every burst landed on one worker ({per_worker}); nothing shown"
+
+
+def _answered_429(conn: socket.socket) -> bool:
+    """Whether the server answered this half-sent request with its 429 (an admitted one is
+    still waiting for the rest of its headers, so nothing is there to read)."""
+    conn.settimeout(0.2)
+    try:
+        answer = conn.recv(512)
+    except TimeoutError:
+        return False
+    assert answer.startswith(b"HTTP/1.1 429") and b'"rate_limited"' in answer, answer[:200]
+    return True
+
+
+def test_the_connection_cap_holds_across_two_workers(served: Served) -> None:
+    # Idle half-sent requests from one fresh address, opened one after another so the kernel
+    # spreads them over both workers; with a count per worker the address would hold up to
+    # twice the cap.
+    attempts = CONNECTIONS + CONNECTIONS // 2
+    with ExitStack() as held:
+        conns = []
+        for _ in range(attempts):
+            conn = held.enter_context(socket.create_connection(
+                ("127.0.0.1", served.port), timeout=10, source_address=("127.0.0.5", 0)
+            ))  # fmt: skip
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            conns.append(conn)
+            time.sleep(0.02)
+        time.sleep(0.5)  # every refusal is written (refused sockets linger a second to be read)
+        per_worker = [served.page_sockets(w) for w in served.workers()]
+        admitted = sum(not _answered_429(conn) for conn in conns)
+    assert all(per_worker), f"every connection landed on one worker ({per_worker})"
+    assert CONNECTIONS // 2 <= admitted <= CONNECTIONS
 
 
 def _mode(path: Path) -> int:
