@@ -215,11 +215,29 @@ def take_over_call(store: LimitStore, company_id: str, session_id: str) -> Admis
             return None
         store.forget(seconds_key)
         day = store.add(f"voice-call/{session_id}/day", 0, 2 * _DAY) - 1
+        store.add(f"voice-call/{session_id}/text", 1, 2 * _DAY)  # see `continue_in_text`
     except LimitsUnavailable:
         return None  # the caller admits afresh, which fails closed on the same storage
     if day < 0:
         return Admission(claimed, claimed)
     return Admission(claimed, claimed, VoiceMinutes(store).refunder(company_id, day), day=day)
+
+
+def continue_in_text(store: LimitStore, session_id: str, max_seconds: int) -> Admission | None:
+    """The `auto` fallback's last step: a relay that took over a call and then failed (no
+    audio in this browser) goes on in text within the same conversation, on the same start.
+
+    Once per take-over (one INCRBY claims it), so a failed call never buys more than one text
+    conversation. None when there is nothing to continue.
+    """
+    key = f"voice-call/{session_id}/text"
+    try:
+        if store.add(key, -1, 2 * _DAY) == 0:
+            return Admission(max_seconds)
+        store.add(key, 1, 2 * _DAY)  # nothing was there: leave it as found
+    except LimitsUnavailable:
+        pass  # the caller admits afresh, which fails closed on the same storage
+    return None
 
 
 class MeteredConversationLog:

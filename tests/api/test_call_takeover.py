@@ -12,6 +12,7 @@ from tests.redis_fixtures import REDIS_URL, redis_prefix, redis_store  # noqa: F
 from widget_api.admission import (
     Admission,
     VoiceMinutes,
+    continue_in_text,
     hand_over_to_call,
     mark_call_joined,
     settle_call,
@@ -69,3 +70,12 @@ def test_a_resumed_conversations_next_call_starts_unjoined(store: LimitStore) ->
     minutes = _minted_call(store, "ws_c", budget=600)
     taken = take_over_call(store, "acme", "ws_c")
     assert taken is not None and taken.day == minutes.today()
+
+
+def test_a_taken_over_call_continues_in_text_once(store: LimitStore) -> None:
+    _minted_call(store, "ws_d")
+    assert continue_in_text(store, "ws_d", 600) is None  # not before the relay took over
+    assert take_over_call(store, "acme", "ws_d") is not None
+    text = continue_in_text(store, "ws_d", 600)
+    assert text is not None and (text.max_seconds, text.reserved_seconds) == (600, 0)
+    assert continue_in_text(store, "ws_d", 600) is None

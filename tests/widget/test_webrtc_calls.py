@@ -179,6 +179,35 @@ def test_connect_timeout_falls_back_to_the_relay_in_the_same_conversation(
     frame.locator("#w-end").click()
 
 
+def test_a_relay_that_fails_too_goes_on_in_text_in_the_same_conversation(
+    page: Any, fake: FakeOpenAI, one_start_app: str, customer_site: int, widget_services: Any
+) -> None:
+    fake.set_fault("no_media", endpoint="calls", times=1)
+    # The relay's audio cannot start in this browser (its worklet does not load), so after
+    # WebRTC the relay fails too: the widget goes on in text, still on the one start.
+    page.add_init_script(
+        "AudioWorklet.prototype.addModule = () => Promise.reject(new Error('blocked'));"
+    )
+    frame = open_call(page, customer_site, one_start_app, transport="auto")
+    frame.locator(".w-note", has_text="let's type").wait_for(timeout=30000)
+    row = fake.wait_for(
+        lambda f: next(
+            (c for c in [conversation(widget_services)]
+             if c is not None and "relay-text" in (c.transports or "")), None,
+        ),
+        timeout=15,
+    )  # fmt: skip
+    used = row.transports.split(",")
+    assert used[0] == "webrtc" and "relay:webrtc_timeout" in used
+    fake.wait_for(
+        lambda f: (
+            "text:relay_failed" in (conversation(widget_services, id=row.id).transports or "")
+        ),
+        timeout=10,
+    )
+    assert "local-text" not in used  # relayed in text, not refused to the local engine
+
+
 def test_a_call_the_server_ends_is_noticed(
     page: Any, fake: FakeOpenAI, voice_app: str, customer_site: int
 ) -> None:

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import logging
 
-from widget_api.admission import Admission, admit, take_over_call
+from widget_api.admission import (
+    Admission,
+    admit,
+    continue_in_text,
+    max_conversation_seconds,
+    take_over_call,
+)
 from widget_api.companies.models import CompanyConfig
 from widget_api.continuity import resume
 from widget_api.conversation import relay_setup, wire_conversation
@@ -75,12 +81,20 @@ def admit_relay(
     Refused → (None, code): the conversation goes on in text with the local engine, and its
     `widget.notice` carries the code. No key → nothing to spend. A resumed voice conversation
     whose WebRTC call never connected (the `auto` fallback) continues on that call's
-    reservation: one conversation, one start. Blocking (Redis): pool only.
+    reservation, and if the relay fails in turn, once more in text: one conversation, one
+    start. Blocking (Redis): pool only.
     """
     if not services.settings.realtime_enabled:
         return None, None
-    if mode == "voice" and resumed_session is not None:
-        taken = take_over_call(services.rate_limiter.store, company.id, resumed_session)
+    if resumed_session is not None:
+        store = services.rate_limiter.store
+        taken = (
+            take_over_call(store, company.id, resumed_session)
+            if mode == "voice"
+            else continue_in_text(
+                store, resumed_session, max_conversation_seconds(company, services.settings)
+            )
+        )
         if taken is not None:
             return taken, None
     try:
