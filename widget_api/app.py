@@ -55,6 +55,12 @@ def create_app(
     app.extensions[EXTENSION_KEY] = services or build_services(settings, embedder=embedder)
     _register_error_handlers(app)
 
+    register_routes(app)
+    return app
+
+
+def register_routes(app: Flask) -> None:
+    """Every blueprint (the OpenAPI document reads the routes from an app built with this)."""
     from widget_api.routes import health, session, tool
 
     app.register_blueprint(health.bp)
@@ -83,7 +89,6 @@ def create_app(
     from widget_api import openapi
 
     app.register_blueprint(openapi.bp)
-    return app
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -20,6 +20,19 @@ from widget_api.crm.export import leads_to_csv, leads_to_json
 from widget_api.crm.leads import LeadView, count_leads, get_lead, list_leads, parse_sort, set_status
 from widget_api.errors import ApiError, DomainError
 from widget_api.rate_limit import FailedAttempts
+from widget_api.routes.documented import (
+    ADMIN_API,
+    ADMIN_FORM,
+    ADMIN_PAGE,
+    CSV,
+    HTML,
+    JSON_DOWNLOAD,
+    LEAD_FILTERS,
+    LOGIN_FORM,
+    SEE_OTHER,
+    Answer,
+    documented,
+)
 from widget_api.vocabulary import LEAD_STATUSES, LeadStatus
 
 bp = Blueprint("admin", __name__, template_folder="../templates")
@@ -53,6 +66,28 @@ class LeadQuery(BaseModel):
 class StatusChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: LeadStatus
+
+
+class LeadPage(BaseModel):
+    leads: list[LeadView]
+    total: int
+    limit: int
+    offset: int
+
+
+# The page's forms (urlencoded), as the OpenAPI document describes them.
+class LoginForm(BaseModel):
+    token: str = Field(description="The company's admin token.")
+
+
+class LogoutForm(BaseModel):
+    csrf_token: str
+
+
+class StatusForm(BaseModel):
+    status: LeadStatus
+    csrf_token: str
+    back: str | None = Field(None, description="Listing to return to (this company's only).")
 
 
 def _validated(model: type[BaseModel], data: Any) -> Any:
@@ -117,32 +152,42 @@ def _api_auth(company_id: str) -> Any:
     return company
 
 
-def _lead_json(lead: LeadView) -> dict[str, Any]:
-    return lead.model_dump(mode="json")
-
-
 @bp.get("/api/admin/<company_id>/leads")
-def api_list(company_id: str) -> Any:
+@documented(
+    "A page of the company's leads.",
+    ok=LeadPage,
+    errors=(*ADMIN_API, *LEAD_FILTERS),
+    query=LeadQuery,
+    security="adminToken",
+)
+def api_list(company_id: str) -> LeadPage:
     """A page of the company's leads with the total matching count."""
     _api_auth(company_id)
     query, db = _query(), _services().db
     leads = list_leads(db, company_id=company_id, **query.filters(), sort=query.sort,
                        limit=query.limit, offset=query.offset)  # fmt: skip
     total = count_leads(db, company_id=company_id, **query.filters())
-    return {"leads": [_lead_json(lead) for lead in leads], "total": total,
-            "limit": query.limit, "offset": query.offset}  # fmt: skip
+    return LeadPage(leads=leads, total=total, limit=query.limit, offset=query.offset)
 
 
 @bp.get("/api/admin/<company_id>/leads/<int:lead_id>")
-def api_show(company_id: str, lead_id: int) -> Any:
+@documented("One lead.", ok=LeadView, errors=(*ADMIN_API, "lead_not_found"), security="adminToken")
+def api_show(company_id: str, lead_id: int) -> LeadView:
     """One lead."""
     _api_auth(company_id)
-    return _lead_json(get_lead(_services().db, company_id, lead_id))
+    return get_lead(_services().db, company_id, lead_id)
 
 
 @bp.route("/api/admin/<company_id>/leads/<int:lead_id>", methods=["PATCH"])
 @bp.post("/api/admin/<company_id>/leads/<int:lead_id>/status")
-def api_set_status(company_id: str, lead_id: int) -> Any:
+@documented(
+    "Change a lead's status (PATCH the lead, or POST its /status).",
+    ok=LeadView,
+    body=StatusChange,
+    errors=(*ADMIN_API, "lead_not_found", "invalid_json", "payload_too_large", *LEAD_FILTERS),
+    security="adminToken",
+)
+def api_set_status(company_id: str, lead_id: int) -> LeadView:
     """Change a lead's status: body `{"status": "contacted"}`."""
     _api_auth(company_id)
     try:
@@ -152,13 +197,30 @@ def api_set_status(company_id: str, lead_id: int) -> Any:
     if body is None:
         raise ApiError("invalid_json")
     change: StatusChange = _validated(StatusChange, body)
-    return _lead_json(set_status(_services().db, company_id, lead_id, change.status))
+    return set_status(_services().db, company_id, lead_id, change.status)
 
 
-@bp.get("/api/admin/<company_id>/leads.csv", endpoint="api_export_csv")
-@bp.get("/api/admin/<company_id>/leads.json", endpoint="api_export_json")
-def api_export(company_id: str) -> Response:
-    """Every matching lead as a CSV or JSON download."""
+_EXPORT_ERRORS = (*ADMIN_API, *LEAD_FILTERS)
+
+
+@bp.get("/api/admin/<company_id>/leads.csv")
+@documented("Leads as CSV.", ok=CSV, errors=_EXPORT_ERRORS, query=LeadQuery, security="adminToken")
+def api_export_csv(company_id: str) -> Response:
+    """Every matching lead as a CSV download."""
+    _api_auth(company_id)
+    return _export(company_id)
+
+
+@bp.get("/api/admin/<company_id>/leads.json")
+@documented(
+    "Leads as JSON.",
+    ok=JSON_DOWNLOAD,
+    errors=_EXPORT_ERRORS,
+    query=LeadQuery,
+    security="adminToken",
+)
+def api_export_json(company_id: str) -> Response:
+    """Every matching lead as a JSON download."""
     _api_auth(company_id)
     return _export(company_id)
 
@@ -204,6 +266,13 @@ def _login_page(company: Any, *, failed: bool = False, status: int = 401) -> Any
 
 
 @bp.get("/admin/<company_id>/leads")
+@documented(
+    "The leads page (login form when signed out).",
+    ok={200: HTML, 401: LOGIN_FORM},
+    errors=(*ADMIN_PAGE, *LEAD_FILTERS),
+    query=LeadQuery,
+    security="adminCookie",
+)
 def page(company_id: str) -> Any:
     """The leads table: sort, search, status filter, exports and status changes."""
     company = _company(company_id)
@@ -228,6 +297,13 @@ def page(company_id: str) -> Any:
 
 
 @bp.post("/admin/<company_id>/login")
+@documented(
+    "Swap the admin token for a session cookie.",
+    body=LoginForm,
+    form=True,
+    ok={303: SEE_OTHER, 401: Answer("text/html", description="Wrong token: login form.")},
+    errors=(*ADMIN_PAGE, "csrf_failed", "payload_too_large"),
+)
 def login(company_id: str) -> Any:
     """Swap the admin token for the page's session cookie."""
     company = _company(company_id)
@@ -264,6 +340,14 @@ def _page_form_auth(company_id: str) -> Any:
 
 
 @bp.post("/admin/<company_id>/logout")
+@documented(
+    "Forget the session cookie.",
+    ok={303: SEE_OTHER},
+    errors=ADMIN_FORM,
+    body=LogoutForm,
+    form=True,
+    security="adminCookie",
+)
 def logout(company_id: str) -> Any:
     """Forget the session cookie."""
     _page_form_auth(company_id)
@@ -273,6 +357,14 @@ def logout(company_id: str) -> Any:
 
 
 @bp.post("/admin/<company_id>/leads/<int:lead_id>/status")
+@documented(
+    "The page's status form.",
+    ok={303: SEE_OTHER},
+    body=StatusForm,
+    form=True,
+    errors=(*ADMIN_FORM, "lead_not_found", *LEAD_FILTERS),
+    security="adminCookie",
+)
 def page_set_status(company_id: str, lead_id: int) -> Any:
     """The page's status form; back to the same listing afterwards."""
     _page_form_auth(company_id)
@@ -285,10 +377,36 @@ def page_set_status(company_id: str, lead_id: int) -> Any:
     return redirect(back, code=303)
 
 
-@bp.get("/admin/<company_id>/leads.csv", endpoint="page_export_csv")
-@bp.get("/admin/<company_id>/leads.json", endpoint="page_export_json")
-def page_export(company_id: str) -> Response:
-    """The page's export links (cookie session)."""
+_PAGE_EXPORT_ERRORS = (*ADMIN_PAGE, "admin_token_invalid", *LEAD_FILTERS)
+
+
+@bp.get("/admin/<company_id>/leads.csv")
+@documented(
+    "The page's CSV export.",
+    ok=CSV,
+    errors=_PAGE_EXPORT_ERRORS,
+    query=LeadQuery,
+    security="adminCookie",
+)
+def page_export_csv(company_id: str) -> Response:
+    """The page's CSV export link (cookie session)."""
+    return _page_export(company_id)
+
+
+@bp.get("/admin/<company_id>/leads.json")
+@documented(
+    "The page's JSON export.",
+    ok=JSON_DOWNLOAD,
+    errors=_PAGE_EXPORT_ERRORS,
+    query=LeadQuery,
+    security="adminCookie",
+)
+def page_export_json(company_id: str) -> Response:
+    """The page's JSON export link (cookie session)."""
+    return _page_export(company_id)
+
+
+def _page_export(company_id: str) -> Response:
     company = _company(company_id)
     if _page_session(company) is None:
         raise ApiError("admin_token_invalid")

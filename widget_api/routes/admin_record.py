@@ -16,6 +16,17 @@ from widget_api.crm.privacy import export_person, forget_person
 from widget_api.crm.record import QUALIFICATION_LABELS, lead_record
 from widget_api.errors import ApiError
 from widget_api.routes import admin
+from widget_api.routes.documented import (
+    ADMIN_API,
+    ADMIN_FORM,
+    ADMIN_PAGE,
+    HTML,
+    JSON,
+    LOGIN_FORM,
+    SEE_OTHER,
+    Answer,
+    documented,
+)
 
 bp = Blueprint("admin_record", __name__, template_folder="../templates")
 
@@ -24,6 +35,20 @@ class PersonRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: str = Field(min_length=3, max_length=320, pattern=r"^[^\x00\s]+@[^\x00\s]+$")
+
+
+class PersonForm(BaseModel):
+    """The page's forget form (urlencoded)."""
+
+    email: str = Field(description="The person to forget.")
+    csrf_token: str
+
+
+class ForgetAnswer(BaseModel):
+    deleted: dict[str, int] = Field(description="Rows removed per table (no personal data).")
+
+
+PERSON_JSON = Answer(JSON, description="The person's data as JSON.")
 
 
 def _person(data: Any) -> PersonRequest:
@@ -42,6 +67,13 @@ def _download(company_id: str, email: str) -> Response:
 
 
 @bp.get("/api/admin/<company_id>/leads/<int:lead_id>/record")
+@documented(
+    "A lead with each value's evidence, claims (conflicts marked) and conversations.",
+    ok=Answer(JSON, description="Lead, evidence, claims, conversations."),
+    errors=(*ADMIN_API, "lead_not_found"),
+    security="adminToken",
+    tags=("admin",),
+)
 def api_lead_record(company_id: str, lead_id: int) -> Any:
     """The lead with evidence, claims (conflicts marked) and conversations with transcripts."""
     admin._api_auth(company_id)
@@ -49,6 +81,14 @@ def api_lead_record(company_id: str, lead_id: int) -> Any:
 
 
 @bp.get("/api/admin/<company_id>/people/export")
+@documented(
+    "Everything held about one person, by email.",
+    ok=PERSON_JSON,
+    query=PersonRequest,
+    errors=(*ADMIN_API, "validation_failed"),
+    security="adminToken",
+    tags=("admin",),
+)
 def api_export_person(company_id: str) -> Response:
     """Everything held about one person (`?email=`), as JSON."""
     admin._api_auth(company_id)
@@ -56,20 +96,35 @@ def api_export_person(company_id: str) -> Response:
 
 
 @bp.post("/api/admin/<company_id>/people/forget")
-def api_forget_person(company_id: str) -> Any:
+@documented(
+    "Delete one person's lead, conversations, transcripts and tool calls.",
+    ok=ForgetAnswer,
+    body=PersonRequest,
+    errors=(*ADMIN_API, "invalid_json", "validation_failed", "payload_too_large"),
+    security="adminToken",
+    tags=("admin",),
+)
+def api_forget_person(company_id: str) -> ForgetAnswer:
     """Delete one person (body `{"email": ...}`): lead, conversations, transcripts, tool calls."""
     admin._api_auth(company_id)
     body = request.get_json(silent=True)
     if body is None:
         raise ApiError("invalid_json")
     counts = forget_person(admin._services().db, company_id, _person(body).email)
-    return {"deleted": counts}
+    return ForgetAnswer(deleted=counts)
 
 
 # --- page --------------------------------------------------------------------------------------
 
 
 @bp.get("/admin/<company_id>/leads/<int:lead_id>")
+@documented(
+    "One lead's page (login form when signed out).",
+    ok={200: HTML, 401: LOGIN_FORM},
+    errors=(*ADMIN_PAGE, "lead_not_found"),
+    security="adminCookie",
+    tags=("admin",),
+)
 def lead_page(company_id: str, lead_id: int) -> Any:
     """One lead as sales sees it: values with the visitor's words, conflicts, conversations."""
     company = admin._company(company_id)
@@ -85,6 +140,14 @@ def lead_page(company_id: str, lead_id: int) -> Any:
 
 
 @bp.get("/admin/<company_id>/people/export")
+@documented(
+    "The page's export of one person.",
+    ok=PERSON_JSON,
+    query=PersonRequest,
+    errors=(*ADMIN_PAGE, "admin_token_invalid", "validation_failed"),
+    security="adminCookie",
+    tags=("admin",),
+)
 def page_export_person(company_id: str) -> Response:
     """The page's export link (cookie session)."""
     company = admin._company(company_id)
@@ -94,6 +157,15 @@ def page_export_person(company_id: str) -> Response:
 
 
 @bp.post("/admin/<company_id>/people/forget")
+@documented(
+    "The page's forget form.",
+    ok={303: SEE_OTHER},
+    body=PersonForm,
+    form=True,
+    errors=(*ADMIN_FORM, "validation_failed"),
+    security="adminCookie",
+    tags=("admin",),
+)
 def page_forget_person(company_id: str) -> Any:
     """The page's forget form; back to the listing afterwards."""
     admin._page_form_auth(company_id)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from widget_api.errors import ApiError
 from widget_api.routes.body import json_body
 from widget_api.routes.cors import company_route_cors
+from widget_api.routes.documented import BODY_ERRORS, TOOL_TOKEN, answer, documented
 from widget_api.services import Services, get_services
 from widget_api.tokens import verify_tool_token
 from widget_api.tools.registry import ID_PATTERN
@@ -60,8 +61,32 @@ def _authorized(services: Services, company_id: str, session_id: str) -> None:
                       session_id=session_id)  # fmt: skip
 
 
+class CallJoined(BaseModel):
+    server_tools: Literal[True] = True
+
+
+class CallEnded(BaseModel):
+    ended: bool
+
+
+class ReportRecorded(BaseModel):
+    recorded: Literal[True] = True
+
+
+_CALL_ERRORS = (*BODY_ERRORS, "unknown_company", *TOOL_TOKEN, "realtime_unavailable")
+
+
 @bp.post("/api/realtime/calls/<company_id>")
-def join_call(company_id: str):  # type: ignore[no-untyped-def]
+@documented(
+    "The browser's WebRTC call: the server joins it (sideband) and runs its tools.",
+    ok=CallJoined,
+    status=202,
+    body=CallJoin,
+    errors=_CALL_ERRORS,
+    security="toolToken",
+    tags=("widget",),
+)
+def join_call(company_id: str) -> Response:
     """Open the sideband for the browser's call; from now on the server runs its tools."""
     from widget_api.admission import mark_call_joined, max_conversation_seconds
     from widget_api.realtime.calls import CallSpec, registry_for
@@ -82,11 +107,19 @@ def join_call(company_id: str):  # type: ignore[no-untyped-def]
             max_seconds=max_conversation_seconds(company, services.settings),
         )
     )
-    return _no_store(jsonify({"server_tools": True}), 202)
+    return _no_store(answer(join_call, CallJoined()))
 
 
 @bp.post("/api/realtime/calls/<company_id>/end")
-def end_call(company_id: str):  # type: ignore[no-untyped-def]
+@documented(
+    "The visitor ends the call: summary, then hang-up.",
+    ok=CallEnded,
+    body=CallEnd,
+    errors=(*_CALL_ERRORS, "call_not_found"),
+    security="toolToken",
+    tags=("widget",),
+)
+def end_call(company_id: str) -> Response:
     """Summarize and hang up the visitor's call; answers once done (or after a few seconds)."""
     from widget_api.realtime.calls import registry_for
 
@@ -98,11 +131,20 @@ def end_call(company_id: str):  # type: ignore[no-untyped-def]
     if agent is None:
         raise ApiError("call_not_found")
     ended = agent.end("ended_by_visitor", wait=6.0)
-    return _no_store(jsonify({"ended": ended}), 200)
+    return _no_store(answer(end_call, CallEnded(ended=ended)))
 
 
 @bp.post("/api/realtime/reports/<company_id>")
-def report(company_id: str):  # type: ignore[no-untyped-def]
+@documented(
+    "A transport fallback, or a WebRTC turn's time to first audio.",
+    ok=ReportRecorded,
+    status=202,
+    body=ClientReport,
+    errors=(*_CALL_ERRORS, "database_unavailable"),
+    security="toolToken",
+    tags=("widget",),
+)
+def report(company_id: str) -> Response:
     """Record a transport fallback on the conversation, or a WebRTC turn's latency."""
     services = get_services(current_app)
     company = services.companies.get(company_id)
@@ -122,11 +164,10 @@ def report(company_id: str):  # type: ignore[no-untyped-def]
             services.db, company_id=company.id, session_id=body.session_id, channel="webrtc",
             first_audio_ms=body.first_audio_ms,
         )  # fmt: skip
-    return _no_store(jsonify({"recorded": True}), 202)
+    return _no_store(answer(report, ReportRecorded()))
 
 
-def _no_store(response: Response, status: int) -> Response:
-    response.status_code = status
+def _no_store(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -2,28 +2,58 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from xml.sax.saxutils import quoteattr
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
+from pydantic import BaseModel
 
 from widget_api.errors import ApiError
+from widget_api.routes.documented import Answer, documented
 from widget_api.services import get_services
 
 bp = Blueprint("phone", __name__)
 
 
+class CallAction(BaseModel):
+    action: Literal["accepted", "rejected", "ignored"]
+
+
 @bp.post("/api/phone/openai/webhook")
-def openai_call_webhook():  # type: ignore[no-untyped-def]
+@documented(
+    "OpenAI's signed `realtime.call.incoming`: accept for the dialled company or reject.",
+    ok=CallAction,
+    errors=(
+        "webhook_signature_invalid",
+        "phone_not_configured",
+        "realtime_unavailable",
+        "payload_too_large",
+        "database_unavailable",
+    ),
+    headers=("webhook-id", "webhook-timestamp", "webhook-signature"),
+)
+def openai_call_webhook() -> CallAction:
     """Verify the signed webhook; accept the call for the dialled company or reject it."""
     from widget_api.phone.sip import handle_incoming, verify_webhook
 
     services = get_services(current_app)
     event = verify_webhook(services, request.get_data(), dict(request.headers))
     outcome = handle_incoming(services, event)
-    return jsonify({"action": outcome.action})
+    return CallAction.model_validate({"action": outcome.action})
 
 
 @bp.post("/api/phone/twilio/<company_id>/voice")
+@documented(
+    "Twilio's signed voice webhook: TwiML connecting the call to /ws/twilio/<id>.",
+    ok=Answer("text/xml", description="TwiML `<Connect><Stream>`."),
+    errors=(
+        "unknown_company",
+        "twilio_signature_invalid",
+        "phone_not_configured",
+        "payload_too_large",
+    ),
+    headers=("X-Twilio-Signature",),
+)
 def twilio_voice(company_id: str) -> Response:
     """TwiML connecting the call to `/ws/twilio/<companyId>` (signed request only)."""
     from widget_api.phone.twilio_signature import stream_token, valid_twilio_signature

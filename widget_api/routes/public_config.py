@@ -17,6 +17,7 @@ from widget_api.continuity import resume
 from widget_api.origins import is_origin_allowed
 from widget_api.protocol import HistoryLine
 from widget_api.routes.body import json_body
+from widget_api.routes.documented import BODY_ERRORS, answer, documented
 from widget_api.services import get_services
 
 bp = Blueprint("public_config", __name__)
@@ -51,6 +52,13 @@ def public_config(company_id: str, origin: str | None) -> PublicConfig:
 
 
 @bp.get("/api/widget/<company_id>/config")
+@documented(
+    "The loader's launcher config, and whether the page's origin may show the widget.",
+    ok=PublicConfig,
+    errors=("unknown_company", "not_found"),
+    headers=("Origin",),
+    tags=("widget",),
+)
 def widget_public_config(company_id: str) -> Response:
     """The launcher config and whether this page's origin may show the widget."""
     origin = request.headers.get("Origin")
@@ -59,8 +67,9 @@ def widget_public_config(company_id: str) -> Response:
         # host page). Only the launcher's visibility depends on it; the session route and the
         # WebSocket check the origin themselves.
         origin = get_services(current_app).settings.server_origin
-    answer = public_config(company_id, origin)
-    response = jsonify(answer.model_dump(mode="json", exclude_none=True))
+    config = public_config(company_id, origin)
+    # Unset launcher fields are left out (the loader keeps its defaults).
+    response = jsonify(config.model_dump(mode="json", exclude_none=True))
     response.headers["Access-Control-Allow-Origin"] = "*"
     response.headers["Vary"] = "Origin"
     response.headers["Cache-Control"] = "no-cache"
@@ -79,6 +88,13 @@ class ResumeAnswer(BaseModel):
 
 
 @bp.post("/api/widget/<company_id>/resume")
+@documented(
+    "The conversation so far for a resume token (the widget after a reload).",
+    ok=ResumeAnswer,
+    body=ResumeRequest,
+    errors=(*BODY_ERRORS, "unknown_company", "not_found", "database_unavailable"),
+    tags=("widget",),
+)
 def widget_resume(company_id: str) -> Response:
     """The conversation so far for the widget page's resume token (after a reload)."""
     services = get_services(current_app)
@@ -86,10 +102,10 @@ def widget_resume(company_id: str) -> Response:
     body = json_body(ResumeRequest)
     resumed = resume(services.db, services.signing_key, body.resume_token, company.id,
                      window_seconds=services.settings.resume_window_seconds)  # fmt: skip
-    answer = ResumeAnswer(resumed=False)
+    found = ResumeAnswer(resumed=False)
     if resumed is not None:
         lines = [HistoryLine(role=r, text=t) for r, t in resumed.history]  # type: ignore[arg-type]
-        answer = ResumeAnswer(resumed=True, history=lines)
-    response = jsonify(answer.model_dump(mode="json"))
+        found = ResumeAnswer(resumed=True, history=lines)
+    response = answer(widget_resume, found)
     response.headers["Cache-Control"] = "no-store"
     return response

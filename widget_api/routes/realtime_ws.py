@@ -24,12 +24,19 @@ from widget_api.origins import is_origin_allowed
 from widget_api.proxy import client_address
 from widget_api.relay.hub import RelayHub
 from widget_api.relay.serve import Mode, serve_conversation
+from widget_api.routes.documented import Answer, documented
 from widget_api.services import Services
 from widget_api.serving.websocket import WebSocketRequest
 
 log = logging.getLogger(__name__)
 
 
+@documented(
+    "Realtime WebSocket (upgrade only).",
+    ok={101: Answer(None, description="Switching to WebSocket.")},
+    errors=("unknown_company", "not_found", "origin_not_allowed", "validation_failed"),
+    tags=("widget",),
+)
 async def handle(
     request: WebSocketRequest, services: Services, hub: RelayHub, *, company_id: str
 ) -> None:

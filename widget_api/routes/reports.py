@@ -18,12 +18,29 @@ from widget_api.delivery import outbox
 from widget_api.errors import ApiError
 from widget_api.reports import charts, export
 from widget_api.reports.bookings import parse, record, verify
-from widget_api.reports.funnel import funnel
+from widget_api.reports.funnel import FunnelReport, funnel
 from widget_api.reports.latency import LatencyRow, latency
-from widget_api.reports.questions import TopQuestion, faq_draft, top_questions, unanswered
+from widget_api.reports.questions import (
+    TopQuestion,
+    UnansweredReport,
+    faq_draft,
+    top_questions,
+    unanswered,
+)
 from widget_api.reports.recorder import follow_link, widget_opened
 from widget_api.reports.window import ReportQuery
 from widget_api.routes import admin
+from widget_api.routes.documented import (
+    ADMIN_API,
+    ADMIN_FORM,
+    ADMIN_PAGE,
+    CSV,
+    HTML,
+    LOGIN_FORM,
+    SEE_OTHER,
+    Answer,
+    documented,
+)
 
 bp = Blueprint("reports", __name__, template_folder="../templates")
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -65,6 +82,19 @@ class RetryForm(BaseModel):
 class BookingAnswer(BaseModel):
     counted: bool = Field(description="False for other events and repeated notifications.")
 
+
+def _api_report(summary: str, ok: Any) -> Any:
+    return documented(summary, ok=ok, errors=(*ADMIN_API, "validation_failed"),
+                      query=ReportQuery, security="adminToken", tags=("reports",))  # fmt: skip
+
+
+def _page_report(summary: str, ok: Any) -> Any:
+    return documented(summary, ok=ok, errors=(*ADMIN_PAGE, "admin_token_invalid",
+                      "validation_failed"), query=ReportQuery, security="adminCookie",
+                      tags=("reports",))  # fmt: skip
+
+
+_FAQ = Answer("text/markdown", description="A FAQ draft (Markdown) download.")
 
 _CSV = {
     "funnel": lambda db, emb, cid, q: export.funnel_csv(funnel(db, cid, q)),
@@ -111,40 +141,45 @@ def _faq(company: Any) -> Response:
 
 
 @bp.get("/api/admin/<company_id>/reports/funnel")
-def api_funnel(company_id: str) -> Any:
+@_api_report("Funnel counts per day or week.", FunnelReport)
+def api_funnel(company_id: str) -> FunnelReport:
     """Funnel counts per day or week (`period`), zeros included."""
     admin._api_auth(company_id)
-    return funnel(_services().db, company_id, _report_query()).model_dump(mode="json")
+    return funnel(_services().db, company_id, _report_query())
 
 
 @bp.get("/api/admin/<company_id>/reports/top-questions")
-def api_top_questions(company_id: str) -> Any:
+@_api_report("The most asked questions.", TopQuestionsAnswer)
+def api_top_questions(company_id: str) -> TopQuestionsAnswer:
     """The most asked questions in the window."""
     admin._api_auth(company_id)
     rows = top_questions(_services().db, company_id, _report_query())
-    return TopQuestionsAnswer(questions=rows).model_dump(mode="json")
+    return TopQuestionsAnswer(questions=rows)
 
 
 @bp.get("/api/admin/<company_id>/reports/unanswered")
-def api_unanswered(company_id: str) -> Any:
+@_api_report("Unanswered questions grouped by meaning.", UnansweredReport)
+def api_unanswered(company_id: str) -> UnansweredReport:
     """Unanswered questions grouped by meaning, with examples and the closest document."""
     admin._api_auth(company_id)
     s = _services()
-    return unanswered(s.db, s.embedder, company_id, _report_query()).model_dump(mode="json")
+    return unanswered(s.db, s.embedder, company_id, _report_query())
 
 
 @bp.get("/api/admin/<company_id>/reports/latency")
-def api_latency(company_id: str) -> Any:
+@_api_report("Time to first audio per day (p50, p95).", LatencyAnswer)
+def api_latency(company_id: str) -> LatencyAnswer:
     """Time to first audio per day: p50 and p95."""
     admin._api_auth(company_id)
     rows = latency(_services().db, company_id, _report_query())
-    return LatencyAnswer(days=rows).model_dump(mode="json")
+    return LatencyAnswer(days=rows)
 
 
 @bp.get("/api/admin/<company_id>/reports/funnel.csv", endpoint="api_funnel_csv")
 @bp.get("/api/admin/<company_id>/reports/top-questions.csv", endpoint="api_top_csv")
 @bp.get("/api/admin/<company_id>/reports/unanswered.csv", endpoint="api_unanswered_csv")
 @bp.get("/api/admin/<company_id>/reports/latency.csv", endpoint="api_latency_csv")
+@_api_report("A report (funnel, top questions, unanswered, latency) as CSV.", CSV)
 def api_csv(company_id: str) -> Response:
     """A report as CSV."""
     admin._api_auth(company_id)
@@ -152,28 +187,42 @@ def api_csv(company_id: str) -> Response:
 
 
 @bp.get("/api/admin/<company_id>/reports/unanswered.md")
+@_api_report("Unanswered questions, a FAQ draft, as Markdown.", _FAQ)
 def api_faq(company_id: str) -> Response:
     """The unanswered questions as a Markdown FAQ draft."""
     return _faq(admin._api_auth(company_id))
 
 
 @bp.get("/api/admin/<company_id>/webhooks/dead-letters")
-def api_dead_letters(company_id: str) -> Any:
+@documented(
+    "Webhook deliveries that gave up, and counts per state.",
+    ok=DeadLettersAnswer,
+    errors=ADMIN_API,
+    security="adminToken",
+    tags=("webhooks",),
+)
+def api_dead_letters(company_id: str) -> DeadLettersAnswer:
     """Webhook deliveries that gave up (newest first), and counts per state."""
     admin._api_auth(company_id)
     db = _services().db
     letters = [DeadLetter(**d.as_dict()) for d in outbox.list_deliveries(db, company_id)]
-    answer = DeadLettersAnswer(dead_letters=letters, counts=outbox.count_by_state(db, company_id))
-    return answer.model_dump(mode="json")
+    return DeadLettersAnswer(dead_letters=letters, counts=outbox.count_by_state(db, company_id))
 
 
 @bp.post("/api/admin/<company_id>/webhooks/dead-letters/<int:delivery_id>/retry")
-def api_retry(company_id: str, delivery_id: int) -> Any:
+@documented(
+    "Send a dead letter again.",
+    ok=RetryAnswer,
+    errors=(*ADMIN_API, "delivery_not_found"),
+    security="adminToken",
+    tags=("webhooks",),
+)
+def api_retry(company_id: str, delivery_id: int) -> RetryAnswer:
     """Send a dead letter again (attempts start over)."""
     admin._api_auth(company_id)
     if not outbox.retry_dead(_services().db, company_id, _delivery_id(delivery_id)):
         raise ApiError("delivery_not_found")
-    return RetryAnswer(retried=delivery_id).model_dump()
+    return RetryAnswer(retried=delivery_id)
 
 
 def _delivery_id(value: int) -> int:
@@ -186,6 +235,14 @@ def _delivery_id(value: int) -> int:
 
 
 @bp.get("/admin/<company_id>/reports")
+@documented(
+    "Reports page (login form when signed out).",
+    ok={200: HTML, 401: LOGIN_FORM},
+    errors=(*ADMIN_PAGE, "validation_failed"),
+    query=ReportQuery,
+    security="adminCookie",
+    tags=("reports",),
+)
 def page(company_id: str) -> Any:
     """Funnel, questions, latency and webhook dead letters (login form when signed out)."""
     company = admin._company(company_id)
@@ -211,6 +268,7 @@ def page(company_id: str) -> Any:
 @bp.get("/admin/<company_id>/reports/top-questions.csv", endpoint="page_top_csv")
 @bp.get("/admin/<company_id>/reports/unanswered.csv", endpoint="page_unanswered_csv")
 @bp.get("/admin/<company_id>/reports/latency.csv", endpoint="page_latency_csv")
+@_page_report("The page's CSV link of a report.", CSV)
 def page_csv(company_id: str) -> Response:
     """The page's CSV links (cookie session)."""
     _page_auth(company_id)
@@ -218,6 +276,7 @@ def page_csv(company_id: str) -> Response:
 
 
 @bp.get("/admin/<company_id>/reports/unanswered.md")
+@_page_report("The page's FAQ draft link.", _FAQ)
 def page_faq(company_id: str) -> Response:
     """The page's "export as FAQ draft" link."""
     return _faq(_page_auth(company_id))
@@ -231,6 +290,15 @@ def _page_auth(company_id: str) -> Any:
 
 
 @bp.post("/admin/<company_id>/webhooks/dead-letters/<int:delivery_id>/retry")
+@documented(
+    "The page's retry button.",
+    ok={303: SEE_OTHER},
+    body=RetryForm,
+    form=True,
+    errors=(*ADMIN_FORM, "delivery_not_found"),
+    security="adminCookie",
+    tags=("webhooks",),
+)
 def page_retry(company_id: str, delivery_id: int) -> Any:
     """The page's retry button; back to the reports page."""
     admin._page_form_auth(company_id)
@@ -243,6 +311,12 @@ def page_retry(company_id: str, delivery_id: int) -> Any:
 
 
 @bp.get("/go/<token>")
+@documented(
+    "A meeting-link click: counted, then redirected.",
+    ok={302: Answer(None, description="To the booking page.", headers=("Location",))},
+    errors=("link_not_found", "not_found", "database_unavailable"),
+    tags=("widget",),
+)
 def meeting_click(token: str) -> Any:
     """Count a meeting-link click, then on to the booking page."""
     # Tokens are url-safe base64; anything else (a NUL, say) never reaches the database.
@@ -255,7 +329,22 @@ def meeting_click(token: str) -> Any:
 
 
 @bp.post("/api/hooks/<company_id>/bookings/<provider>")
-def booking_notice(company_id: str, provider: str) -> Any:
+@documented(
+    "A signed Calendly (`calendly`) or Cal.com (`cal.com`) booking notification.",
+    ok=BookingAnswer,
+    errors=(
+        "unknown_company",
+        "not_found",
+        "bookings_not_configured",
+        "signature_invalid",
+        "invalid_json",
+        "validation_failed",
+        "payload_too_large",
+        "database_unavailable",
+    ),
+    headers=("Calendly-Webhook-Signature", "X-Cal-Signature-256"),
+)
+def booking_notice(company_id: str, provider: str) -> BookingAnswer:
     """A Calendly (`calendly`) or Cal.com (`cal.com`) booking notification, signed."""
     company = _services().companies.get(company_id)
     secret_env = company.meetings.booking_secret_env
@@ -270,7 +359,7 @@ def booking_notice(company_id: str, provider: str) -> Any:
     verify(provider, secret, body, {k.lower(): v for k, v in request.headers.items()})
     notice = parse(provider, body)
     counted = notice is not None and record(_services().db, company_id, provider, notice)
-    return BookingAnswer(counted=bool(counted)).model_dump()
+    return BookingAnswer(counted=bool(counted))
 
 
 @bp.after_app_request

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from typing import Any, Literal
+
+from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from widget_api.routes.body import json_body
 from widget_api.routes.cors import add_cors_headers
+from widget_api.routes.documented import BODY_ERRORS, answer, documented
 from widget_api.services import get_services
 from widget_api.sessions import start_realtime_session
+from widget_api.vocabulary import VoiceTransport
 
 bp = Blueprint("session", __name__)
 
@@ -24,11 +28,48 @@ class SessionRequest(BaseModel):
     privacy_accepted: bool = False
 
 
+class SessionAnswer(BaseModel):
+    client_secret: str
+    expires_at: int
+    model: str
+    session_id: str
+    tool_token: str
+    tools: list[dict[str, Any]]
+    transports: list[VoiceTransport | Literal["text"]]
+    calls_url: str
+    relay_path: str
+    max_duration_seconds: int = Field(
+        description="The conversation's time limit; the widget ends a WebRTC call after it."
+    )
+    resume_token: str = Field(
+        description="Send it back (`resume_token`) after a reload to continue this conversation."
+    )
+
+
 @bp.post("/api/realtime/session")
-def create_session():  # type: ignore[no-untyped-def]
+@documented(
+    "Start a conversation: secret and tool token.",
+    ok=SessionAnswer,
+    body=SessionRequest,
+    errors=(
+        *BODY_ERRORS,
+        "unknown_company",
+        "origin_not_allowed",
+        "rate_limited",
+        "daily_cap_reached",
+        "voice_budget_spent",
+        "limits_unavailable",
+        "realtime_unavailable",
+        "upstream_error",
+        "upstream_timeout",
+    ),
+    headers=("Origin",),
+    tags=("widget",),
+)
+def create_session() -> Response:
     """Start a conversation: client secret, session id, tool token and allowed transports."""
     body = json_body(SessionRequest)
-    answer = start_realtime_session(
+    started = start_realtime_session(
         get_services(current_app),
         body.company_id,
         origin=request.headers.get("Origin"),
@@ -36,7 +77,7 @@ def create_session():  # type: ignore[no-untyped-def]
         resume_token=body.resume_token,
         context=body.model_dump(include={"page_url", "referrer", "privacy_accepted"}),
     )
-    response = jsonify(answer)
+    response = answer(create_session, SessionAnswer.model_validate(started))
     response.headers["Cache-Control"] = "no-store"
     return response
 

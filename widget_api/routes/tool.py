@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, request
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from widget_api.errors import ApiError
 from widget_api.routes.body import json_body
 from widget_api.routes.cors import company_route_cors
+from widget_api.routes.documented import BODY_ERRORS, TOOL_TOKEN, answer, documented
 from widget_api.services import get_services
 from widget_api.tokens import verify_tool_token
 from widget_api.tools.registry import ID_PATTERN, MAX_ARGUMENT_CHARS, ToolContext
@@ -25,7 +26,7 @@ class ToolCallRequest(BaseModel):
 
 
 class ToolAnswer(BaseModel):
-    """What the tool endpoint answers (the OpenAPI document reads this model)."""
+    """What the tool endpoint answers."""
 
     output: str = Field(description="JSON string for a function_call_output item.")
     replayed: bool = Field(description="True when a retried call_id returned the stored output.")
@@ -40,7 +41,24 @@ def _bearer() -> str:
 
 
 @bp.post("/api/chat/<company_id>/tool")
-def run_tool(company_id: str):  # type: ignore[no-untyped-def]
+@documented(
+    "Run one tool call the model made.",
+    ok=ToolAnswer,
+    body=ToolCallRequest,
+    errors=(
+        *BODY_ERRORS,
+        "unknown_company",
+        "not_found",
+        *TOOL_TOKEN,
+        "tool_call_in_progress",
+        "tool_call_conflict",
+        "browser_tools_disabled",
+        "database_unavailable",
+    ),
+    security="toolToken",
+    tags=("widget",),
+)
+def run_tool(company_id: str) -> Response:
     """Run one tool call (idempotent per session and call id); answers `{output}`."""
     services = get_services(current_app)
     company = services.companies.get(company_id)
@@ -58,8 +76,7 @@ def run_tool(company_id: str):  # type: ignore[no-untyped-def]
         body.name,
         body.arguments,
     )
-    answer = ToolAnswer(output=outcome.output, replayed=outcome.replayed)
-    response = jsonify(answer.model_dump())
+    response = answer(run_tool, ToolAnswer(output=outcome.output, replayed=outcome.replayed))
     # The tool's own work, so load tests can separate it from the endpoint's overhead.
     response.headers["Server-Timing"] = f"tool;dur={outcome.tool_ms:.3f}"
     response.headers["Cache-Control"] = "no-store"

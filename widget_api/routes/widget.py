@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, request
 
 from widget_api.companies.models import CompanyConfig
 from widget_api.origins import frame_ancestors, is_origin_allowed
+from widget_api.routes.documented import HTML, NOT_MODIFIED, Answer, documented
 from widget_api.routes.widget_assets import AssetStore, render_host_page, render_widget_page
 from widget_api.services import Services, get_services
 from widget_api.vocabulary import TRANSPORTS
@@ -35,18 +36,32 @@ def _origin_ok(origin: str | None, company: CompanyConfig) -> bool:
 
 
 @bp.get("/embed.js")
+@documented(
+    "The embed loader script.",
+    ok={200: Answer("text/javascript", description="The loader."), 304: NOT_MODIFIED},
+)
 def embed_js() -> Response:
     """The loader a company puts on its site with one script tag."""
     return assets.response("embed.js", request, max_age=300)
 
 
 @bp.get("/widget-assets/<path:name>")
+@documented(
+    "A versioned widget asset.",
+    errors=("not_found",),
+    ok={200: Answer("*/*", description="Script, style sheet or worklet."), 304: NOT_MODIFIED},
+)
 def widget_asset(name: str) -> Response:
     """Versioned widget assets (cached for a year; the URL changes with the content)."""
     return assets.response(name, request, max_age=31536000, immutable=True)
 
 
 @bp.get("/widget/<company_id>")
+@documented(
+    "The widget page (framed by allowed origins only).",
+    errors=("unknown_company", "not_found"),
+    ok={200: HTML, 403: Answer("text/html", description="Host not allowed (blocked page).")},
+)
 def widget_page(company_id: str) -> Response:
     """The widget page inside the iframe, framed only by the company's allowed origins."""
     services = _services()
@@ -99,6 +114,7 @@ def _widget_csp(company: CompanyConfig, services: Services) -> str:
 
 
 @bp.get("/")
+@documented("Demo host page embedding a company's widget.", ok=HTML, errors=("unknown_company",))
 def demo_host_page() -> Response:
     """A demo host page that embeds the first company's widget, so a newcomer sees it at once."""
     services = _services()
