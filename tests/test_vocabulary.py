@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from importlib import resources
 from typing import Any
 
 from sqlalchemy import CheckConstraint
@@ -12,7 +14,13 @@ from widget_api.crm.cli import build_parser
 from widget_api.crm.models import Lead
 from widget_api.routes.admin import LeadQuery, StatusChange
 from widget_api.tools.registry import TOOL_MODULES
-from widget_api.vocabulary import CHANNELS, LEAD_STATUSES, TOOL_NAMES, TRANSPORTS
+from widget_api.vocabulary import (
+    CHANNELS,
+    COMPANY_ID_PATTERN,
+    LEAD_STATUSES,
+    TOOL_NAMES,
+    TRANSPORTS,
+)
 
 
 def _enum(schema: dict[str, Any], field: str) -> list[str]:
@@ -53,3 +61,17 @@ def test_transports_reach_company_configs_and_the_widget() -> None:
 def test_tool_names_are_the_registered_tools() -> None:
     assert tuple(m.NAME for m in TOOL_MODULES) == TOOL_NAMES
     assert protocol.constants()["tools"] == list(TOOL_NAMES)
+
+
+def _embed_js() -> str:
+    return resources.files("embed_widget").joinpath("embed.js").read_text(encoding="utf-8")
+
+
+def test_the_loader_checks_company_ids_and_transports_as_declared() -> None:
+    # embed.js runs alone on the customer's page (no protocol.js there): its two literals are
+    # held to the vocabulary here instead.
+    source = _embed_js()
+    company_id = re.search(r"if \(!/(\^\[a-z0-9\][^/]*\$)/\.test\(company\)\)", source)
+    transports = re.search(r"/\^\(([a-z|]+)\)\$/\.test\(transport", source)
+    assert company_id is not None and company_id.group(1) == COMPANY_ID_PATTERN
+    assert transports is not None and tuple(transports.group(1).split("|")) == TRANSPORTS

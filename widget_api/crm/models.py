@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from widget_api.vocabulary import LEAD_STATUSES
+from widget_api.vocabulary import CHANNELS, LEAD_STATUSES
 
 # Stable constraint names, so migrations can drop and alter them on every database.
 NAMING_CONVENTION = {
@@ -32,7 +32,6 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-CHANNELS = ("voice", "text")
 TOOL_CALL_STATES = ("pending", "done")
 
 

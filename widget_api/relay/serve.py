@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from widget_api.local_engine import LocalEngine
 from widget_api.local_engine.answers import Encoder
@@ -28,10 +28,11 @@ from widget_api.relay.local import LocalSession
 from widget_api.relay.page_link import CLOSE_TIMEOUT, PageLink
 from widget_api.relay.session import RelaySession
 from widget_api.relay.upstream import UpstreamLink, UpstreamUnavailable, open_upstream
+from widget_api.vocabulary import Channel
 
 log = logging.getLogger(__name__)
 
-Mode = Literal["voice", "text"]
+Mode = Channel  # the conversation's channel (glossary: vocabulary.py)
 
 
 @dataclass(frozen=True)
