@@ -58,6 +58,10 @@ def _check_config(settings: Settings) -> int:
         print(f"ok: {company.id} ({company.display_name})")
         for warning in model_warnings(company.model, company.transcription_model):
             print(f"warning: {company.id}: {warning}")
+    from widget_api.phone.directory import phone_warnings
+
+    for warning in phone_warnings(registry.all(), settings):
+        print(f"warning: phone: {warning}")
     return 0
 
 

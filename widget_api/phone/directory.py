@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from widget_api.companies.models import CompanyConfig
+    from widget_api.settings import Settings
 
 _SIP_NUMBER = re.compile(r"(?:sips?:|tel:)?(\+?[0-9]{6,15})(?:@|>|;|$)")
 
@@ -44,3 +45,34 @@ def company_for_number(
         if number in company.phone_numbers:
             return company
     return None
+
+
+def phone_warnings(companies: Iterable[CompanyConfig], settings: Settings) -> list[str]:
+    """What `check-config` says about the phone setup: the mistakes that leave a number silent.
+
+    A listed number with no channel configured gets 404 `phone_not_configured`; Twilio signs
+    the exact https URL it calls and streams only to `wss://`; SIP calls are accepted with the
+    server's OpenAI key; a number listed twice rings only the first company.
+    """
+    listed = [(company.id, number) for company in companies for number in company.phone_numbers]
+    sip = settings.openai_webhook_secret is not None
+    twilio = settings.twilio_auth_token is not None
+    out = []
+    if listed and not (sip or twilio):
+        out.append(
+            "companies list phone_numbers but neither OPENAI_WEBHOOK_SECRET (OpenAI SIP) nor "
+            "TWILIO_AUTH_TOKEN (Twilio) is set: calls are refused 404 phone_not_configured"
+        )
+    if sip and not settings.realtime_enabled:
+        out.append("OPENAI_WEBHOOK_SECRET is set without OPENAI_API_KEY: SIP calls are rejected")
+    if twilio and not (settings.public_origin or "").startswith("https://"):
+        out.append(
+            "TWILIO_AUTH_TOKEN is set but WIDGET_PUBLIC_ORIGIN is not an https:// origin: "
+            "Twilio signs the URL it calls and streams only to wss://"
+        )
+    owners: dict[str, str] = {}
+    for company_id, number in listed:
+        first = owners.setdefault(number, company_id)
+        if first != company_id:
+            out.append(f"{number} is listed by {first} and {company_id}: only {first} answers it")
+    return out
