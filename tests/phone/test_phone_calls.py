@@ -17,7 +17,8 @@ from tests.fake_openai.sdk_types import check_accept, check_client_event
 from tests.phone.conftest import ACME_NUMBER, AUTH_TOKEN, CALLER, WEBHOOK_SECRET
 from tests.phone.fake_twilio import TwilioStream
 from widget_api.crm.latency import session_latencies
-from widget_api.crm.models import Conversation, Lead
+from widget_api.crm.models import Base, Conversation, Lead
+from widget_api.crm.privacy import export_person, forget_person
 from widget_api.phone.twilio_signature import twilio_signature
 
 VOICE_PATH = "/api/phone/twilio/acme/voice"
@@ -113,6 +114,20 @@ def test_twilio_call_passes_pcmu_through_runs_tools_and_records(
     assert lead.phone == CALLER  # the caller's number, on the lead only
     figures = session_latencies(phone_services.db, row.session_id)
     assert figures and figures[0][0] == "twilio" and figures[0][2] >= 300
+    # Personal data: the export holds the caller's number, and after forget nothing does.
+    assert CALLER in json.dumps(export_person(phone_services.db, "acme", lead.email), default=str)
+    assert CALLER in _everything_stored(phone_services)
+    forget_person(phone_services.db, "acme", lead.email)
+    assert CALLER not in _everything_stored(phone_services)
+
+
+def _everything_stored(services: Any) -> str:
+    """Every row of every table, as text (the caller's number must be where forget reaches)."""
+    with services.db.session() as session:
+        return "\n".join(
+            repr(tuple(row)) for table in Base.metadata.sorted_tables
+            for row in session.execute(select(table))
+        )  # fmt: skip
 
 
 def test_caller_barging_in_clears_twilio_and_truncates_what_was_not_heard(
