@@ -70,6 +70,12 @@ def test_every_field_reaches_the_tool_the_crm_the_export_and_the_api() -> None:
     assert set(names) <= set(lead_view)
 
 
+def test_the_openapi_document_marks_personal_lead_fields() -> None:
+    lead_view = build_openapi()["components"]["schemas"]["LeadView"]["properties"]
+    marked = {name for name, prop in lead_view.items() if prop.get("x-personal-data")}
+    assert marked == {s.name for s in LEAD_FIELDS if s.personal}
+
+
 def test_the_tool_schema_describes_and_bounds_every_field() -> None:
     schema = parameters_schema(log_lead.Args)
     for spec in LEAD_FIELDS:
@@ -176,8 +182,10 @@ def test_a_new_field_is_an_export_column(with_new_field: dict[str, Any]) -> None
 
 
 def test_a_new_field_is_in_the_openapi_document(with_new_field: dict[str, Any]) -> None:
-    assert with_new_field["openapi"] == {"anyOf": [{"type": "string"}, {"type": "null"}],
-                                         "default": None, "title": "Industry"}  # fmt: skip
+    assert with_new_field["openapi"] == {
+        "anyOf": [{"type": "string"}, {"type": "null"}], "default": None, "title": "Industry",
+        "description": "Industry", "x-personal-data": True,
+    }  # fmt: skip
 
 
 def test_a_new_field_reaches_company_configs_and_qualification(

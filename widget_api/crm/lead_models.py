@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, create_model, field_validator
-from pydantic.fields import FieldInfo
+from pydantic.config import JsonDict
 
 from widget_api.vocabulary import LEAD_FIELDS, LeadFieldSpec
 
@@ -159,11 +159,17 @@ def _record_fields() -> tuple[dict[str, Any], dict[str, Any]]:
 RECORD_COLUMNS = tuple(name for part in _record_fields() for name in part)
 
 
+def _view_field(spec: LeadFieldSpec) -> Any:
+    # Personal data is marked in the schema (OpenAPI): forget/export/retention must reach it.
+    extra: JsonDict | None = {"x-personal-data": True} if spec.personal else None
+    if spec.required:
+        return (str, Field(description=spec.label, json_schema_extra=extra))
+    return (str | None, Field(None, description=spec.label, json_schema_extra=extra))
+
+
 def lead_view_model(specs: tuple[LeadFieldSpec, ...]) -> type[LeadViewBase]:
     head, tail = _record_fields()
-    fields: dict[str, Any] = {
-        s.name: (str, ...) if s.required else (str | None, FieldInfo(default=None)) for s in specs
-    }
+    fields = {s.name: _view_field(s) for s in specs}
     return create_model(
         "LeadView", __base__=LeadViewBase, __module__=__name__, **head, **fields, **tail
     )
