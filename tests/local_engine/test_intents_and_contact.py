@@ -53,3 +53,22 @@ def test_known_details_are_kept_when_a_message_adds_nothing() -> None:
     known = Contact(name="Ann", email="ann@x.example")
     contact, changed = extract_contact("what about pricing?", known)
     assert (contact, changed, contact.complete) == (known, False, True)
+
+
+@pytest.mark.parametrize(
+    ("text", "company"),
+    [
+        ("I'm Sam from Globex, sam@globex.example", "Globex"),
+        ("Jane here, I work for Initech Labs", "Initech Labs"),
+        ("we are looking at options", None),
+    ],
+)
+def test_the_company_is_picked_up_when_named(text: str, company: str | None) -> None:
+    contact, _changed = extract_contact(text, Contact())
+    assert contact.company == company
+
+
+def test_a_company_alone_is_not_a_change_of_contact_details() -> None:
+    # Only a new name or email re-links the lead; the company rides along with them.
+    contact, changed = extract_contact("I'm with Umbrella", Contact(name="Ann"))
+    assert (contact.company, changed) == ("Umbrella", False)
