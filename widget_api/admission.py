@@ -266,8 +266,8 @@ class MeteredConversationLog:
     def turn(self) -> None:
         self._inner.turn()
 
-    def first_audio(self, millis: float) -> None:
-        self._inner.first_audio(millis)
+    def turn_latency(self, first_audio_ms: float | None, first_text_ms: float | None) -> None:
+        self._inner.turn_latency(first_audio_ms, first_text_ms)
 
     def ended(self) -> None:
         since = self._relayed_since

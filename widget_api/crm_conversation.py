@@ -45,8 +45,11 @@ class CrmConversationLog:
         self._company_id = company_id
         self._session_id = session_id
         self._language = language
+        self._latency_channel = "relay"
 
     def started(self, transport: str) -> None:
+        # The local engine's turns are `text`; the relay's (voice or text) `relay`.
+        self._latency_channel = "text" if transport == "local-text" else "relay"
         start_or_resume(self._db, company_id=self._company_id, session_id=self._session_id,
                         transport=transport, language=self._language)  # fmt: skip
 
@@ -57,11 +60,14 @@ class CrmConversationLog:
     def ended(self) -> None:
         end_conversation(self._db, self._session_id)
 
-    def first_audio(self, millis: float) -> None:
+    def turn_latency(self, first_audio_ms: float | None, first_text_ms: float | None) -> None:
         from widget_api.crm.latency import record_turn_latency
 
+        if first_audio_ms is None and first_text_ms is None:
+            return
         record_turn_latency(self._db, company_id=self._company_id, session_id=self._session_id,
-                            channel="relay", first_audio_ms=millis)  # fmt: skip
+                            channel=self._latency_channel, first_audio_ms=first_audio_ms,
+                            first_text_ms=first_text_ms)  # fmt: skip
 
 
 class CrmRecorder:

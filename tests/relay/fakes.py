@@ -80,3 +80,22 @@ def run(body: Callable[[], Coroutine[Any, Any, None]]) -> None:
 
 def event(kind: str, **fields: Any) -> str:
     return json.dumps({"type": kind, **fields}, separators=(",", ":"))
+
+
+class LatencyLog:
+    """A ConversationLog that keeps the turn latencies it was given."""
+
+    def __init__(self) -> None:
+        self.turns: list[tuple[float | None, float | None]] = []
+
+    def started(self, transport: str) -> None:
+        return None
+
+    def turn(self) -> None:
+        return None
+
+    def ended(self) -> None:
+        return None
+
+    def turn_latency(self, first_audio_ms: float | None, first_text_ms: float | None) -> None:
+        self.turns.append((first_audio_ms, first_text_ms))

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any, cast
 
-from tests.relay.fakes import Clock, Offload, Side, event, run
+from tests.relay.fakes import Clock, LatencyLog, Offload, Side, event, run
 from widget_api.relay.contracts import NullConversationLog, RelayLimits
 from widget_api.relay.local import LocalSession
 
@@ -118,3 +118,24 @@ async def _drain() -> None:
     # The engine's events come back through call_soon_threadsafe: let the loop run them.
     for _ in range(3):
         await asyncio.sleep(0)
+
+
+def test_the_question_to_the_first_answer_text_is_stored_per_turn() -> None:
+    async def body() -> None:
+        local, log = Local(), LatencyLog()
+        local.session._conversation = log
+
+        def respond(text: str, emit: Callable[[dict[str, Any]], None]) -> None:
+            local.clock.now += 0.12
+            emit({"type": "response.output_text.delta", "delta": "Growth"})
+            local.clock.now += 0.5
+            emit({"type": "response.output_text.done", "text": "Growth is 49 dollars."})
+
+        local.engine.respond = respond  # type: ignore[method-assign]
+        local.session.on_page_frame(USER_TEXT)
+        local.session.on_page_frame(event("response.create"))
+        local.offload.run()
+        await _drain()
+        assert [(a, round(t or 0)) for a, t in log.turns] == [(None, 120)]
+
+    run(body)

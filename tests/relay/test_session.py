@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.relay.fakes import Clock, Offload, Outcome, Side, event, run
+from tests.relay.fakes import Clock, LatencyLog, Offload, Outcome, Side, event, run
 from widget_api.relay.contracts import NullConversationLog, RelayLimits
 from widget_api.relay.session import RelaySession
 
@@ -192,5 +192,42 @@ def test_nothing_is_relayed_after_the_page_left() -> None:
         relay.session.on_page_frame(AUDIO_IN)
         assert relay.session.done.result() == "page_left"
         assert AUDIO_IN not in relay.upstream.sent
+
+    run(body)
+
+
+def test_a_turns_first_audio_and_first_text_are_stored_once_when_it_is_done() -> None:
+    async def body() -> None:
+        relay, log = Relay(), LatencyLog()
+        relay.session._conversation = log  # the seam under test
+        relay.from_openai("input_audio_buffer.speech_stopped")
+        relay.clock.now += 0.4
+        relay.session.on_upstream_frame(AUDIO_OUT)
+        relay.clock.now += 0.1
+        relay.from_openai("response.output_audio_transcript.delta", delta="Growth")
+        relay.session.on_upstream_frame(AUDIO_OUT)  # later frames change nothing
+        relay.from_openai("response.output_audio_transcript.delta", delta=" is 49.")
+        assert log.turns == []  # nothing written mid-answer
+        relay.from_openai("response.done", response={"id": "r1"})
+        relay.offload.run()
+        assert [(round(a or 0), round(t or 0)) for a, t in log.turns] == [(400, 500)]
+
+    run(body)
+
+
+def test_a_typed_line_times_the_first_text_only() -> None:
+    async def body() -> None:
+        relay, log = Relay(), LatencyLog()
+        relay.session._conversation = log
+        relay.session.on_page_frame(event("conversation.item.create", item={
+            "type": "message", "role": "user",
+            "content": [{"type": "input_text", "text": "Price?"}],
+        }))  # fmt: skip
+        relay.from_openai("response.done", response={"id": "r0"})  # a tool-only response
+        relay.clock.now += 0.25
+        relay.from_openai("response.output_text.delta", delta="Growth")
+        relay.from_openai("response.done", response={"id": "r1"})
+        relay.offload.run()
+        assert [(a, round(t or 0)) for a, t in log.turns] == [(None, 250)]
 
     run(body)

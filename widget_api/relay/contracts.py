@@ -34,7 +34,7 @@ class NullConversationLog:
     def ended(self) -> None:
         return None
 
-    def first_audio(self, millis: float) -> None:
+    def turn_latency(self, first_audio_ms: float | None, first_text_ms: float | None) -> None:
         return None
 
 
@@ -59,8 +59,8 @@ class SafeConversationLog:
     def ended(self) -> None:
         self._call(self._inner.ended)
 
-    def first_audio(self, millis: float) -> None:
-        self._call(lambda: self._inner.first_audio(millis))
+    def turn_latency(self, first_audio_ms: float | None, first_text_ms: float | None) -> None:
+        self._call(lambda: self._inner.turn_latency(first_audio_ms, first_text_ms))
 
 
 class NullRecorder:

@@ -55,6 +55,8 @@ class LocalSession(PageConversation):
         self._conversation = conversation
         self._reason = reason
         self._pending: str | None = None  # user text waiting for response.create
+        self._asked_at = 0.0  # when the pending question arrived (time to first text)
+        self._first_text_ms: float | None = None  # the answer in progress, once it sent text
         self._answering = False
         self._answer_requested = False  # response.create arrived while answering
 
@@ -102,7 +104,7 @@ class LocalSession(PageConversation):
             if text is None or len(text) > self._limits.max_text_chars:
                 self._refuse()
                 return
-            self._pending = text
+            self._pending, self._asked_at = text, self._clock()
         elif kind == "response.create":
             self._answer_requested = True
             self._answer_next()
@@ -119,9 +121,10 @@ class LocalSession(PageConversation):
             return
         text, self._pending = self._pending, None
         self._answering = True
-        self._offload(lambda: self._answer(text), self._answered)
+        asked_at, self._first_text_ms = self._asked_at, None
+        self._offload(lambda: self._answer(text, asked_at), self._answered)
 
-    def _answer(self, text: str) -> None:
+    def _answer(self, text: str, asked_at: float) -> None:
         """On the pool: record the turn and let the engine emit its events onto the loop.
 
         The visitor's line is stored first, so qualification facts in it reach the lead even
@@ -130,10 +133,14 @@ class LocalSession(PageConversation):
         self._conversation.turn()
         self._recorder.said("user", text)
         self._recorder.flush()
-        self._engine.respond(text, self._emit_threadsafe)
+        self._engine.respond(text, lambda event: self._emit_threadsafe(event, asked_at))
         self._recorder.flush()
+        if self._first_text_ms is not None:
+            self._conversation.turn_latency(None, self._first_text_ms)
 
-    def _emit_threadsafe(self, event: dict[str, Any]) -> None:
+    def _emit_threadsafe(self, event: dict[str, Any], asked_at: float) -> None:
+        if event.get("type") == "response.output_text.delta" and self._first_text_ms is None:
+            self._first_text_ms = (self._clock() - asked_at) * 1000  # question → first text
         if event.get("type") == "response.output_text.done":
             self._recorder.said("assistant", str(event.get("text") or ""))
         self._loop.call_soon_threadsafe(self._send_page, event)

@@ -73,6 +73,8 @@ class RelaySession(PageConversation):
         self._conversation = conversation
         self._playback = PlaybackTracker(clock)
         self._speech_stopped_at: float | None = None  # time to first audio, per turn
+        self._text_from: float | None = None  # time to first text: speech_stopped or typed line
+        self._turn_ms: dict[str, float] = {}  # this turn's first_audio / first_text, until done
         self._response_active = False
         self._pending_outputs: list[dict[str, Any]] = []
         self._upstream_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -84,6 +86,8 @@ class RelaySession(PageConversation):
             "conversation.item.input_audio_transcription.completed": self._on_user_turn,
             "response.output_audio_transcript.done": self._on_assistant_text,
             "response.output_text.done": self._on_assistant_text,
+            "response.output_audio_transcript.delta": self._on_text_delta,
+            "response.output_text.delta": self._on_text_delta,
         }
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -168,6 +172,7 @@ class RelaySession(PageConversation):
             return
         self.caps.touch()
         if clean["type"] == "conversation.item.create":
+            self._text_from = self._clock()
             self._recorder.said("user", clean["item"]["content"][0]["text"])
             self._record_turn()
         self._send_upstream(clean)
@@ -212,14 +217,27 @@ class RelaySession(PageConversation):
                                  "content_index": 0, "audio_end_ms": audio_end_ms})  # fmt: skip
 
     def _on_speech_stopped(self, event: dict[str, Any]) -> None:
-        self._speech_stopped_at = self._clock()
+        self._speech_stopped_at = self._text_from = self._clock()
 
     def _first_audio(self) -> None:
-        """The turn's first answer audio left for the page: store speech_stopped → now."""
+        """The turn's first answer audio left for the page: speech_stopped → now."""
         assert self._speech_stopped_at is not None
-        millis = (self._clock() - self._speech_stopped_at) * 1000
+        self._turn_ms["first_audio"] = (self._clock() - self._speech_stopped_at) * 1000
         self._speech_stopped_at = None
-        self._offload(lambda: self._conversation.first_audio(millis), ignore)
+
+    def _on_text_delta(self, _event: dict[str, Any]) -> None:
+        """The turn's first answer text (or audio transcript) left for the page."""
+        if self._text_from is not None:
+            self._turn_ms["first_text"] = (self._clock() - self._text_from) * 1000
+            self._text_from = None
+
+    def _store_turn_latency(self) -> None:
+        """One row per answered turn, written once its response is done (off the loop)."""
+        if not self._turn_ms:
+            return  # e.g. a response that only called a tool: the answer comes in the next
+        measured, self._turn_ms = self._turn_ms, {}
+        audio, text = measured.get("first_audio"), measured.get("first_text")
+        self._offload(lambda: self._conversation.turn_latency(audio, text), ignore)
 
     def _on_response_created(self, event: dict[str, Any]) -> None:
         self.caps.touch()
@@ -293,6 +311,7 @@ class RelaySession(PageConversation):
 
     def _on_response_done(self, _event: dict[str, Any]) -> None:
         self._response_active = False
+        self._store_turn_latency()
         self._offload(self._recorder.flush, ignore)
         self._flush_tool_outputs()
 

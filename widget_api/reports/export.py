@@ -54,6 +54,8 @@ def unanswered_csv(report: UnansweredReport) -> str:
 
 
 def latency_csv(rows: list[LatencyRow]) -> str:
-    return to_csv(["day", "turns", "first_audio_p50_ms", "first_audio_p95_ms"],
-                  ([r.day.isoformat(), r.turns, r.first_audio_p50_ms, r.first_audio_p95_ms]
+    return to_csv(["day", "turns", "first_audio_p50_ms", "first_audio_p95_ms",
+                   "first_text_p50_ms", "first_text_p95_ms"],
+                  ([r.day.isoformat(), r.turns, r.first_audio_p50_ms, r.first_audio_p95_ms,
+                    r.first_text_p50_ms, r.first_text_p95_ms]
                    for r in rows))  # fmt: skip
