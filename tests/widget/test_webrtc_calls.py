@@ -208,6 +208,43 @@ def test_a_relay_that_fails_too_goes_on_in_text_in_the_same_conversation(
     assert "local-text" not in used  # relayed in text, not refused to the local engine
 
 
+# Chromium takes tens of seconds to report a failed ICE check; the page's own peer connection
+# reports `failed` shortly after the answer instead, as Chromium would.
+ICE_FAILS = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.RTCPeerConnection = class extends Native {
+    get connectionState() { return this._failed ? "failed" : super.connectionState; }
+    async setRemoteDescription(description) {
+      await super.setRemoteDescription(description);
+      setTimeout(() => {
+        this._failed = true;
+        this.dispatchEvent(new Event("connectionstatechange"));
+      }, 300);
+    }
+  };
+})();
+"""
+
+
+def test_a_failed_connection_falls_back_without_waiting_for_the_timeout(
+    page: Any, fake: FakeOpenAI, voice_app: str, customer_site: int, widget_services: Any
+) -> None:
+    fake.set_fault("no_media", endpoint="calls", times=1)
+    page.add_init_script(ICE_FAILS)
+    frame = open_call(page, customer_site, voice_app, transport="auto")
+    frame.locator("#w-status[data-state=listening]").wait_for(timeout=25000)
+    row = fake.wait_for(
+        lambda f: next(
+            (c for c in [conversation(widget_services)]
+             if c is not None and "relay:webrtc_failed" in (c.transports or "")), None,
+        ),
+        timeout=10,
+    )  # fmt: skip
+    assert "relay:webrtc_timeout" not in row.transports  # the state change, not the timer
+    frame.locator("#w-end").click()
+
+
 def test_a_call_the_server_ends_is_noticed(
     page: Any, fake: FakeOpenAI, voice_app: str, customer_site: int
 ) -> None:
