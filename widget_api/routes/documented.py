@@ -68,6 +68,8 @@ class Doc:
 
 
 P = ParamSpec("P")
+# What `documented(...)` returns (helpers that preset its arguments return this too).
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 def _answers(ok: type[BaseModel] | Answer | Mapping[int, Answer] | None, status: int) -> Any:

@@ -39,6 +39,7 @@ from widget_api.routes.documented import (
     LOGIN_FORM,
     SEE_OTHER,
     Answer,
+    Decorator,
     documented,
 )
 
@@ -83,12 +84,12 @@ class BookingAnswer(BaseModel):
     counted: bool = Field(description="False for other events and repeated notifications.")
 
 
-def _api_report(summary: str, ok: Any) -> Any:
+def _api_report(summary: str, ok: Answer | type[BaseModel]) -> Decorator:
     return documented(summary, ok=ok, errors=(*ADMIN_API, "validation_failed"),
                       query=ReportQuery, security="adminToken", tags=("reports",))  # fmt: skip
 
 
-def _page_report(summary: str, ok: Any) -> Any:
+def _page_report(summary: str, ok: Answer | type[BaseModel]) -> Decorator:
     return documented(summary, ok=ok, errors=(*ADMIN_PAGE, "admin_token_invalid",
                       "validation_failed"), query=ReportQuery, security="adminCookie",
                       tags=("reports",))  # fmt: skip
