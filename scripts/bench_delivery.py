@@ -227,7 +227,8 @@ COLUMNS = {
     " created_at, updated_at",
     "report_meeting_links": "token, company_id, session_id, url, created_at, clicked_at",
     "report_bookings": "company_id, provider, external_id, session_id, booked_at",
-    "turn_latencies": "company_id, session_id, channel, turn, first_audio_ms, created_at",
+    "turn_latencies": "company_id, session_id, channel, turn, first_audio_ms, first_text_ms,"
+    " created_at",
     "report_daily_counters": "company_id, day, name, count",
 }
 
@@ -266,7 +267,7 @@ def _conversation_rows(
     for turn in range(1, rng.randint(2, 6)):
         rows["turn_latencies"].append(
             ("bench", sid, "relay", turn, rng.lognormvariate(6.3, 0.35),
-             at + timedelta(seconds=15 * turn))
+             rng.lognormvariate(6.0, 0.35), at + timedelta(seconds=15 * turn))
         )  # fmt: skip
 
 
@@ -340,6 +341,22 @@ def run_reports(args: argparse.Namespace) -> dict[str, Any]:
                     "max_ms": pct(samples, 100),
                 }
         out["timings"] = timings
+        # A day has just settled and nothing warmed the caches since: the first call of each
+        # report computes that day on the request (the warmer in `serve` normally does it).
+        from sqlalchemy import delete
+
+        from widget_api.crm.report_models import DayCache
+        from widget_api.reports.daycache import last_settled_day
+
+        settled = last_settled_day()
+        db.run(lambda s: s.execute(delete(DayCache).where(DayCache.day == settled)))
+        after_new_day = {}
+        for name, run in reports.items():
+            t0 = time.perf_counter()
+            run(windows["90d"])
+            after_new_day[name] = round((time.perf_counter() - t0) * 1000, 1)
+        out["first_call_after_new_day_90d_ms"] = after_new_day
+        timings["first_call_after_new_day"] = {"max_ms": max(after_new_day.values())}
         out["max_ms"] = max(t["max_ms"] for t in timings.values())
         out["all_within_300ms"] = out["max_ms"] <= 300
         db.dispose()

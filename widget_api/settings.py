@@ -219,6 +219,12 @@ class Settings(BaseSettings):
         ),
     )
     webhook_sender: bool = Field(default=True, description="Deliver webhooks from `serve` workers.")
+    report_warm_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often each `serve` worker refreshes the reports' caches in the "
+        "background (so the first report of a day is not computed on the request); 0: never.",
+    )
     webhook_max_attempts: int = Field(default=12, ge=1, le=100, description="Then a dead letter.")
     webhook_backoff_seconds: float = Field(
         default=10.0, gt=0, description="First retry delay; doubles per attempt, with jitter."

@@ -1,4 +1,5 @@
-"""The webhook sender inside `widget-api serve`: one per worker process, started once."""
+"""The background work inside `widget-api serve`, one per worker process, started once: the
+webhook sender and the report warmer (`reports.warmer`)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from widget_api.delivery.receivers import Receivers
 from widget_api.delivery.sender import Sender, SenderConfig
+from widget_api.reports.warmer import ReportWarmer, warm_reports
 
 if TYPE_CHECKING:
     from widget_api.services import Services
@@ -17,7 +19,24 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _started: dict[int, Sender] = {}
+_warmers: dict[int, ReportWarmer] = {}
 _lock = threading.Lock()
+
+
+def start_report_warmer(services: Services) -> ReportWarmer | None:
+    """Start this process's report warmer (idempotent); None when `report_warm_seconds` is 0."""
+    interval = services.settings.report_warm_seconds
+    if interval <= 0:
+        return None
+    with _lock:
+        warmer = _warmers.get(os.getpid())
+        if warmer is None:
+            ids = [company.id for company in services.companies.all()]
+            warmer = ReportWarmer(
+                lambda: warm_reports(services.db, services.embedder, ids), interval
+            ).start()
+            _warmers[os.getpid()] = warmer
+        return warmer
 
 
 def start_sender(services: Services, env: Mapping[str, str] | None = None) -> Sender | None:
@@ -26,6 +45,7 @@ def start_sender(services: Services, env: Mapping[str, str] | None = None) -> Se
     Every worker runs one: the outbox hands each row to one sender at a time, so more workers
     only mean more delivery capacity, never duplicates.
     """
+    start_report_warmer(services)  # the same once-per-worker start (server.py calls this)
     settings = services.settings
     if not settings.webhook_sender:
         return None

@@ -1,8 +1,11 @@
-"""Time to first text per turn; report indexes (issue 10)
+"""Time to first text per turn (issue 10)
 
 A turn's latency row carries the time to first text beside the time to first audio: a text
 turn (the local engine, a text-only relay) has no audio, so both are optional, one required.
-The local engine's turns are channel `text`.
+The local engine's turns are channel `text`. The reports need no new index: over 100,000
+conversations every per-day query of a report's uncached days is an index-only scan on the
+existing (company, time) indexes; a first fill of 90 days is a sequential scan either way, and
+the report warmer (`reports.warmer`) does it off the request path.
 
 Revision ID: 0006
 Revises: 0005
