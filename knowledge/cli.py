@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -156,11 +157,22 @@ class LazyEmbedder:
     def __init__(self, load: Callable[[], Embedder]) -> None:
         self._load = load
         self._inner: Embedder | None = None
+        self._loading: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def prefetch(self) -> None:
+        """Start loading the model in the background (a search also opens Chroma: on two
+        cores the two loads overlap instead of queueing)."""
+        with self._lock:
+            if self._inner is None and self._loading is None:
+                self._loading = threading.Thread(target=self._model, daemon=True)
+                self._loading.start()
 
     def _model(self) -> Embedder:
-        if self._inner is None:
-            self._inner = self._load()
-        return self._inner
+        with self._lock:
+            if self._inner is None:
+                self._inner = self._load()
+            return self._inner
 
     @property
     def name(self) -> str:
@@ -391,6 +403,9 @@ def _matched(typed: str, found: set[str]) -> bool:
 
 
 def cmd_search(args: argparse.Namespace, ctx: Context) -> int:
+    prefetch = getattr(ctx.kb.embedder, "prefetch", None)
+    if callable(prefetch):
+        prefetch()
     ctx.require_company(args.company)
     hits = ctx.kb.search(args.company, args.query, args.top_k, tags=args.tag, sources=args.document)
     if args.json:

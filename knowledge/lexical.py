@@ -14,17 +14,21 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from knowledge.records import matches, normalize_tags
+
 log = logging.getLogger(__name__)
 
 _STEMMER: Any = None
 # Single characters count: "plan 4", "tier B" and version digits are what people type.
 TOKEN_PATTERN = r"(?u)\b\w+\b"
+MASK_CACHE = 64
 
 
 def _stemmer() -> Any:
@@ -48,6 +52,35 @@ def tokenize(texts: list[str]) -> list[list[str]]:
         show_progress=False,
         token_pattern=TOKEN_PATTERN,
     )
+
+
+@dataclass
+class QueryTerms:
+    """A query's distinct terms known to the index, and every term's best score in any chunk
+    (its ceiling; unknown terms last, at the rarest term's ceiling)."""
+
+    token_ids: list[int]
+    ceilings: np.ndarray
+
+
+def coverage(contributions: np.ndarray, ceilings: np.ndarray) -> float:
+    """How much of the query a chunk explains, given each term's score in it and ceiling.
+
+    Beyond its strongest term when the query has more than one: in "can I use it on my
+    phone", a chunk that only says "phone" scores half the ceiling, yet half the chunks of a
+    help center say "phone" - one shared word is what chance gives short queries. A rare
+    word alone is evidence of another kind (decisiveness, in `knowledge.fusion`).
+    """
+    ceiling = float(ceilings.sum())
+    if ceiling <= 0.0:
+        return 0.0
+    if len(ceilings) < 2:
+        return float(contributions.sum()) / ceiling
+    strongest = int(np.argmax(contributions))
+    rest = ceiling - float(ceilings[strongest])
+    if rest <= 0.0:
+        return 0.0
+    return (float(contributions.sum()) - float(contributions[strongest])) / rest
 
 
 @dataclass
@@ -84,6 +117,20 @@ class LexicalIndex:
         self.position = {cid: i for i, cid in enumerate(self.ids)}
         self.embeddings = np.ascontiguousarray(self.embeddings, dtype=np.float32)
         self.token_max = self._token_max()
+        self._postings = self._csc()
+        self._masks: dict[tuple[tuple[str, ...], tuple[str, ...]], np.ndarray] = {}
+
+    def _csc(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """BM25's term-by-chunk score matrix: indptr per term, sorted chunk positions, scores."""
+        if self.retriever is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return np.zeros(1, dtype=np.int64), empty, empty.astype(np.float32)
+        matrix = self.retriever.scores
+        return (
+            np.asarray(matrix["indptr"]),
+            np.asarray(matrix["indices"]),
+            np.asarray(matrix["data"], dtype=np.float32),
+        )
 
     def _token_max(self) -> np.ndarray:
         """Per vocabulary term, its best score in any chunk: the ceiling a query can reach."""
@@ -97,30 +144,61 @@ class LexicalIndex:
             out[nonempty] = np.maximum.reduceat(data, indptr[nonempty])
         return out
 
-    def scores(self, query: str) -> tuple[np.ndarray | None, float]:
-        """BM25 score of every chunk for `query`, and the query's score ceiling.
-
-        The ceiling sums, over the query's distinct terms, the best score each term reaches in
-        the corpus; a term the corpus never uses counts as the rarest term. A document's score
-        divided by it says how much of the query the document explains, which is comparable
-        across queries (raw BM25 is not).
-        """
-        if self.retriever is None:
-            return None, 0.0
-        terms = list(dict.fromkeys(tokenize([query])[0]))
-        token_ids = self.retriever.get_tokens_ids(terms)
+    def scores(self, query: str) -> tuple[np.ndarray | None, QueryTerms]:
+        """BM25 score of every chunk for `query`, and the query's terms (for `coverage`)."""
+        terms = list(dict.fromkeys(tokenize([query])[0])) if self.retriever is not None else []
+        token_ids = self.retriever.get_tokens_ids(terms) if terms else []
         rarest = float(self.token_max.max()) if len(self.token_max) else 0.0
-        ceiling = float(self.token_max[token_ids].sum()) + (len(terms) - len(token_ids)) * rarest
+        # A term the corpus never uses counts as its rarest term: the query asked for it.
+        ceilings = np.concatenate(
+            [self.token_max[token_ids], np.full(len(terms) - len(token_ids), rarest)]
+        ).astype(np.float32)
+        query_terms = QueryTerms(list(token_ids), ceilings)
         if not token_ids:
-            return None, ceiling
-        return np.asarray(self.retriever.get_scores(token_ids), dtype=np.float32), ceiling
+            return None, query_terms
+        return np.asarray(self.retriever.get_scores(token_ids), dtype=np.float32), query_terms
 
-    def top(self, scores: np.ndarray, k: int) -> np.ndarray:
-        """Positions of the k best positive scores, best first."""
+    def contributions(self, terms: QueryTerms, position: int) -> np.ndarray:
+        """Each query term's share of one chunk's BM25 score (0 for terms it lacks)."""
+        out = np.zeros(len(terms.ceilings), dtype=np.float32)
+        indptr, indices, data = self._postings
+        for k, token in enumerate(terms.token_ids):
+            lo, hi = int(indptr[token]), int(indptr[token + 1])
+            j = lo + int(np.searchsorted(indices[lo:hi], position))
+            if j < hi and indices[j] == position:
+                out[k] = data[j]
+        return out
+
+    def top(self, scores: np.ndarray, k: int, mask: np.ndarray | None = None) -> np.ndarray:
+        """Positions of the k best scores, best first: positive BM25 scores, or any
+        similarity when `mask` (the chunks a filter allows) is given."""
+        if mask is not None:
+            scores = np.where(mask, scores, -np.inf)
         k = min(k, len(scores))
+        if k <= 0:
+            return np.zeros(0, dtype=int)
         cand = np.argpartition(-scores, k - 1)[:k]
         cand = cand[np.argsort(-scores[cand], kind="stable")]
-        return cand[scores[cand] > 0]
+        return cand[scores[cand] > (-np.inf if mask is not None else 0)]
+
+    def mask(self, tags: Sequence[str] | None, sources: Sequence[str] | None) -> np.ndarray:
+        """Which chunks a tag/source filter allows (all of them without a filter); cached,
+        since a widget asks with the same filter again and again."""
+        key = (tuple(normalize_tags(tags or [])), tuple(sorted(set(sources or []))))
+        found = self._masks.get(key)
+        if found is None:
+            if key == ((), ()):
+                found = np.ones(len(self.ids), dtype=bool)
+            else:
+                found = np.fromiter(
+                    (matches(m, key[0], key[1]) for m in self.metadatas),
+                    dtype=bool,
+                    count=len(self.ids),
+                )
+            if len(self._masks) >= MASK_CACHE:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[key] = found
+        return found
 
     def save(self, folder: Path) -> None:
         """Write atomically: a temp folder renamed over the old one."""

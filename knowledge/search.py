@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,9 @@ import numpy as np
 
 from knowledge.embedding import Embedder
 from knowledge.fusion import fuse
-from knowledge.lexical import LexicalIndex
+from knowledge.lexical import LexicalIndex, coverage
 from knowledge.models import SearchHit
-from knowledge.records import hit_from_record, indexed_text, matches, where_filter
+from knowledge.records import hit_from_record, indexed_text, where_filter
 from knowledge.store import ChromaStore
 from knowledge.store import _unavailable as unavailable
 
@@ -29,6 +30,13 @@ log = logging.getLogger(__name__)
 VERSION_TTL = 1.0
 CANDIDATES = 100
 GET_PAGE = 5000
+# Up to this many chunks the dense candidates come from one matrix-vector product over the
+# in-memory embeddings (exact, and ~1 ms for 10k chunks); beyond it Chroma's HNSW index is
+# cheaper than the scan.
+EXACT_SCAN_LIMIT = 50_000
+# Query vectors kept per process: visitors ask the same few questions (and the widget's
+# suggested ones) over and over, and embedding is the largest cost of a search.
+QUERY_CACHE = 1024
 
 
 class Searcher:
@@ -41,6 +49,29 @@ class Searcher:
         self._indexes: dict[str, LexicalIndex] = {}
         self._checked: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._vectors_lock = threading.Lock()  # apart from `_lock`, held during rebuilds
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding, from a small LRU cache (the model is deterministic)."""
+        vector = self._vectors.get(query)
+        if vector is None:
+            vector = self.embedder.encode([query])[0]
+            vector.setflags(write=False)
+            with self._vectors_lock:
+                self._vectors[query] = vector
+                if len(self._vectors) > QUERY_CACHE:
+                    self._vectors.popitem(last=False)
+        else:
+            with self._vectors_lock:
+                if query in self._vectors:
+                    self._vectors.move_to_end(query)
+        return vector
+
+    def clear_query_cache(self) -> None:
+        """Forget cached query vectors (benchmarks measure the uncached path)."""
+        with self._vectors_lock:
+            self._vectors.clear()
 
     def invalidate(self, collection: str) -> None:
         """Forget cached state after this process changed the collection."""
@@ -111,9 +142,10 @@ class Searcher:
     ) -> list[SearchHit]:
         """Best `top_k` hits; `mode` is hybrid, dense or bm25 (the latter two for evaluation).
 
-        Candidates are Chroma's dense top-n plus BM25's top-n; every candidate is then scored
-        by both retrievers (the dense score from the in-memory copy of the embeddings), so the
-        fusion never has to guess a missing score.
+        Candidates are the dense top-n plus BM25's top-n; every candidate is then scored by
+        both retrievers (the dense score from the in-memory copy of the embeddings), so the
+        fusion never has to guess a missing score. The dense top-n is an exact scan of that
+        copy up to `EXACT_SCAN_LIMIT` chunks and Chroma's HNSW index beyond.
         """
         if not query.strip() or top_k <= 0:
             return []
@@ -121,29 +153,29 @@ class Searcher:
         if index is None or not index.ids:
             return []
         n = max(candidates, top_k)
-        vector = self.embedder.encode([query])[0]
-        dense_pos = self._dense(collection, index, vector, n, tags, sources)
-        lexical, ceiling = index.scores(query)
+        vector = self.query_vector(query)
+        similarity, dense_pos = self._nearest(collection, index, vector, n, tags, sources)
+        lexical, terms = index.scores(query)
         if lexical is not None and (tags or sources):
-            mask = np.fromiter((matches(m, tags, sources) for m in index.metadatas), dtype=bool)
-            lexical = np.where(mask, lexical, 0.0)
+            lexical = np.where(index.mask(tags, sources), lexical, 0.0)
         lexical_pos = index.top(lexical, n) if lexical is not None else np.zeros(0, dtype=int)
-        if mode == "dense":
-            pool = dense_pos
-        elif mode == "bm25":
-            pool = lexical_pos
-        else:
+        pool = {"dense": dense_pos, "bm25": lexical_pos}.get(mode)
+        if pool is None:
             pool = np.union1d(dense_pos, lexical_pos)
         if len(pool) == 0:
             return []
-        dense_scores = index.embeddings[pool] @ vector
+        dense_scores = (
+            similarity[pool] if similarity is not None else index.embeddings[pool] @ vector
+        )
         lexical_scores = lexical[pool] if lexical is not None else np.zeros(len(pool), np.float32)
         if mode == "dense":
             scores = dense_scores
         elif mode == "bm25":
             scores = lexical_scores
         else:
-            scores = fuse(dense_scores, lexical_scores, ceiling)
+            best = int(np.argmax(lexical_scores))
+            explained = coverage(index.contributions(terms, int(pool[best])), terms.ceilings)
+            scores = fuse(dense_scores, lexical_scores, explained)
         order = np.argsort(-scores, kind="stable")[:top_k]
         return [
             hit_from_record(
@@ -151,6 +183,25 @@ class Searcher:
             )
             for i in order
         ]
+
+    def _nearest(
+        self,
+        collection: str,
+        index: LexicalIndex,
+        vector: np.ndarray,
+        n: int,
+        tags: Sequence[str] | None,
+        sources: Sequence[str] | None,
+    ) -> tuple[np.ndarray | None, np.ndarray]:
+        """(cosine of every chunk or None, positions of the n nearest chunks the filter allows).
+
+        An exact scan of the in-memory embeddings up to `EXACT_SCAN_LIMIT` chunks: no Chroma
+        round trip on the hot path, and no approximation. Beyond it, Chroma's HNSW index.
+        """
+        if len(index.ids) > EXACT_SCAN_LIMIT:
+            return None, self._dense(collection, index, vector, n, tags, sources)
+        similarity = index.embeddings @ vector
+        return similarity, index.top(similarity, n, index.mask(tags, sources))
 
     def _dense(
         self,

@@ -71,11 +71,11 @@ def error_code_set() -> tuple[list[Document], dict[str, str], dict[str, set[str]
     return docs, queries, qrels
 
 
-# On the FAQ set BM25 is close to useless (nDCG 0.29) and fusion still costs about 0.016 against
-# dense alone (a couple of near-tied queries flip); reciprocal-rank fusion would lose 0.38.
+# On the FAQ set BM25 is close to useless (nDCG 0.24) and fusion still costs about 0.011 against
+# dense alone (three near-tied queries flip); reciprocal-rank fusion would lose 0.38.
 # The tolerance states that known deficit; anything like RRF's collapse fails.
 @pytest.mark.parametrize(
-    ("dataset", "tolerance"), [(faq_set, 0.025), (error_code_set, 0.0)], ids=["faq", "error-codes"]
+    ("dataset", "tolerance"), [(faq_set, 0.015), (error_code_set, 0.0)], ids=["faq", "error-codes"]
 )
 def test_hybrid_is_at_least_the_better_retriever(
     dataset,
