@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from websockets.exceptions import InvalidStatus
 
+from tests import isolated_loop
 from tests.fake_openai import FakeOpenAI, FunctionCall, OnResponseCreate, OnSpeech, Say, Turn
 from tests.fake_openai.call_control import incoming_payload, sign
 from tests.fake_openai.sdk_types import check_accept, check_client_event
@@ -64,7 +65,7 @@ def test_unsigned_stream_is_refused(phone_base: str) -> None:
             await stream.open(signature="not-a-signature")
         assert refused.value.response.status_code == 403
 
-    asyncio.run(run())
+    isolated_loop.run(run())
 
 
 def test_twilio_call_passes_pcmu_through_runs_tools_and_records(
@@ -94,7 +95,7 @@ def test_twilio_call_passes_pcmu_through_runs_tools_and_records(
         await stream.close()
         return stream
 
-    stream = asyncio.run(run())
+    stream = isolated_loop.run(run())
     greeting = b"".join(base64.b64decode(p) for _, p in stream.received.media[:4])
     assert len(greeting) == 400 * 8  # 400 ms of 8 kHz mu-law, unchanged (no resampling)
     upstream = next(r for r in phone_fake.ws_sessions if r.transport == "websocket")
@@ -149,7 +150,7 @@ def test_caller_barging_in_clears_twilio_and_truncates_what_was_not_heard(
         await stream.close()
         return stream
 
-    stream = asyncio.run(run())
+    stream = isolated_loop.run(run())
     assert stream.received.clears == 1
     upstream = next(r for r in phone_fake.ws_sessions if r.transport == "websocket")
     truncate = phone_fake.wait_for(

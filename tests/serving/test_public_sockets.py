@@ -23,6 +23,7 @@ from wsproto import WSConnection
 from wsproto.connection import ConnectionType
 from wsproto.events import AcceptConnection, Request, TextMessage
 
+from tests import isolated_loop
 from tests.serving.conftest import LIMITS, connect_from, port_of, rss_bytes, thread_count
 
 CAP = LIMITS["server_max_connections_per_client"]
@@ -149,7 +150,7 @@ def test_idle_websockets_hold_no_thread(server: str) -> None:
 
         await hold(40, 2, during)
 
-    asyncio.run(hold(6, 1, measure))
+    isolated_loop.run(hold(6, 1, measure))
     assert counts["healthz"] == 200
     # 40 more open conversations, and at most the blocking-work pool's few extra threads
     # (plus the one asyncio.to_thread started for the probe).
