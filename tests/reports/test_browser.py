@@ -18,6 +18,7 @@ from tests.reports.conftest import ACME_TOKEN
 from tests.reports.seed import at
 from widget_api.crm.db import Database
 from widget_api.delivery import outbox
+from widget_api.services import get_services
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "reports"
@@ -37,6 +38,9 @@ def db(_sqlite_db: Database) -> Database:  # one backend is enough for the page 
 @pytest.fixture
 def base_url(app: Flask) -> Iterator[str]:
     server = make_server("127.0.0.1", 0, app, threaded=True)
+    # As `serve --port` does: the admin page's same-origin check compares with this origin.
+    settings = get_services(app).settings
+    settings.host, settings.port = "127.0.0.1", server.server_port
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
