@@ -115,3 +115,59 @@ def test_bm25_index_is_persisted_and_reused(tmp_path: Path, embedder) -> None:  
     fresh = KnowledgeBase(config, embedder)
     assert fresh.search("acme", "alpha widget")[0].title == "Alpha"
     assert (folder / "version").read_text() == version  # loaded, not rebuilt
+
+
+FACTS = [
+    ("pricing", "Plans", "The Pro plan costs 49 euros per seat and month."),
+    ("pricing", "Discounts", "Non-profits get half off every plan."),
+    ("security", "SSO", "Single sign-on works with Okta and Azure AD on Enterprise."),
+    ("security", "Backups", "Backups run nightly and are kept for 35 days."),
+    ("support", "Hours", "Support answers from 8 to 18 CET on weekdays."),
+    ("support", "Phone", "Phone support is included from the Business plan."),
+]
+
+
+@pytest.mark.parametrize("tags", [None, ["security"]], ids=["all", "filtered"])
+def test_exact_scan_and_chroma_index_give_the_same_dense_ranking(
+    tmp_path: Path, kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch, tags: list[str] | None
+) -> None:
+    for i, (tag, title, text) in enumerate(FACTS):
+        kb.ingest("acme", [write(tmp_path / tag, f"{i}.md", f"# {title}\n\n{text}\n")], tags=[tag])
+    query = "how long do you keep backups and do you support SSO?"
+    scanned = [h.chunk_id for h in kb.search("acme", query, top_k=6, tags=tags, mode="dense")]
+    monkeypatch.setattr(search_module, "EXACT_SCAN_LIMIT", 0)  # through Chroma's HNSW index
+    indexed = [h.chunk_id for h in kb.search("acme", query, top_k=6, tags=tags, mode="dense")]
+    assert scanned == indexed
+    assert len(scanned) == (2 if tags else len(FACTS))
+
+
+def test_a_repeated_question_is_embedded_once(tmp_path: Path, embedder) -> None:  # type: ignore[no-untyped-def]
+    calls: list[int] = []
+
+    class Counting:
+        name, dimension, max_tokens = embedder.name, embedder.dimension, embedder.max_tokens
+        tokenizer = getattr(embedder, "tokenizer", None)
+
+        def encode(self, texts):  # type: ignore[no-untyped-def]
+            calls.append(len(texts))
+            return embedder.encode(texts)
+
+        def count_tokens(self, text):  # type: ignore[no-untyped-def]
+            return embedder.count_tokens(text)
+
+    kb = KnowledgeBase(KnowledgeConfig(tmp_path / "chroma"), Counting())
+    kb.ingest("acme", [write(tmp_path / "d", "a.md", "# Alpha\n\nThe alpha widget is blue.\n")])
+    calls.clear()
+    first = kb.search("acme", "what colour is the alpha widget?")
+    second = kb.search("acme", "what colour is the alpha widget?")
+    assert calls == [1] and first == second and first[0].title == "Alpha"
+
+
+def test_hybrid_search_is_deterministic(tmp_path: Path, kb: KnowledgeBase) -> None:
+    for i, (tag, title, text) in enumerate(FACTS):
+        kb.ingest("acme", [write(tmp_path / tag, f"{i}.md", f"# {title}\n\n{text}\n")])
+    query = "phone support on which plan?"
+    runs = [kb.search("acme", query, top_k=6) for _ in range(3)]
+    kb.searcher.clear_query_cache()
+    runs.append(kb.search("acme", query, top_k=6))
+    assert all(r == runs[0] for r in runs) and runs[0][0].title == "Phone"
