@@ -27,6 +27,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from widget_api.relay.link import Link
+
 log = logging.getLogger(__name__)
 
 # How long a close handshake may take before the connection is dropped.
@@ -73,7 +75,7 @@ class _Bucket:
         return self._tokens >= 0.0
 
 
-class PageLink:
+class PageLink(Link[str | bytes]):
     """The page's side of one conversation, driven by the loop.
 
     `send` and `close` never block and never raise. Frames are read only once `attach` has
@@ -88,6 +90,7 @@ class PageLink:
         abort: Callable[[], None] | None = None,
         direct: DirectSocket | None = None,
     ) -> None:
+        super().__init__()
         self._receive = receive
         self._direct_attach = direct["attach"] if direct else None
         self._direct_send = direct["send_text"] if direct else None
@@ -100,20 +103,14 @@ class PageLink:
         self._writer: asyncio.Task[None] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._close_with: tuple[int, str] | None = None
-        self._on_frame: Handler | None = None
-        self._on_closed: Callable[[], None] | None = None
-        self._closed = False
         now = self._loop.time()
         self._frames = _Bucket(limits.frames_per_second, limits.frame_burst, now)
         self._bytes = _Bucket(limits.bytes_per_second, limits.byte_burst, now)
         self.lost: asyncio.Future[None] = self._loop.create_future()
 
-    def attach(self, on_frame: Handler, on_closed: Callable[[], None]) -> None:
-        """Start reading: every frame goes to `on_frame`, the end to `on_closed` (once)."""
-        self._on_frame, self._on_closed = on_frame, on_closed
-        if self._closed:
-            on_closed()
-        elif self._reader is None:
+    def _attached(self) -> None:
+        """Start reading (the page is read only once a conversation is attached)."""
+        if not self._closed and self._reader is None:
             if self._direct_attach is not None:
                 self._direct_attach(self._deliver)
             self._reader = self._loop.create_task(self._read())
@@ -195,12 +192,8 @@ class PageLink:
         self._on_frame(frame)
 
     def _gone(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
         self._queue.clear()
         self._queued_bytes = 0
         if not self.lost.done():
             self.lost.set_result(None)
-        if self._on_closed is not None:
-            self._on_closed()
+        self._ended()

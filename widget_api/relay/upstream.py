@@ -15,6 +15,8 @@ from websockets.asyncio.connection import broadcast
 from websockets.frames import Frame, Opcode
 from websockets.protocol import State
 
+from widget_api.relay.link import Link
+
 log = logging.getLogger(__name__)
 # websockets logs the handshake headers at DEBUG, Authorization (the OpenAI key) included: its
 # connection logger stays at INFO whatever the server's log level.
@@ -85,29 +87,25 @@ async def open_upstream(base_url: str, api_key: str, model: str, *, timeout: flo
     return UpstreamLink(connection)  # type: ignore[arg-type]
 
 
-class UpstreamLink:
+class UpstreamLink(Link[str]):
     """The upstream side of one conversation: non-blocking `send`/`close`, frames to a handler.
 
     Frames that arrive before `attach` (OpenAI's `session.created`) are kept and replayed.
     """
 
     def __init__(self, connection: DirectConnection) -> None:
+        super().__init__()
         self._conn = connection
-        self._on_frame: Callable[[str], None] | None = None
-        self._on_closed: Callable[[], None] | None = None
         self._backlog: list[str] = []
-        self._closed = False
         self._closing: asyncio.Task[None] | None = None
         connection.on_text = self._deliver
         self._reader = asyncio.get_running_loop().create_task(self._read_queued())
 
-    def attach(self, on_frame: Callable[[str], None], on_closed: Callable[[], None]) -> None:
-        self._on_frame, self._on_closed = on_frame, on_closed
+    def _attached(self) -> None:
+        assert self._on_frame is not None
         backlog, self._backlog = self._backlog, []
         for frame in backlog:
-            on_frame(frame)
-        if self._closed:
-            on_closed()
+            self._on_frame(frame)
 
     def send(self, text: str) -> None:
         conn = self._conn
@@ -141,9 +139,7 @@ class UpstreamLink:
                     self._deliver(message)
         except Exception:  # ConnectionClosedError (any flavour), OSError
             pass
-        self._closed = True
-        if self._on_closed is not None:
-            self._on_closed()
+        self._ended()
 
 
 def set_nodelay(sock: Any) -> None:
