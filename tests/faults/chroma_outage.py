@@ -17,6 +17,7 @@ from typing import Any
 
 from websockets.sync.client import connect
 
+from knowledge.search import VERSION_TTL
 from scripts.bench_api import tool_call
 from tests.faults.chroma_server import ChromaServer
 
@@ -83,6 +84,9 @@ def run_chroma_outage(
         "readyz": _readyz(port)[0],
     }
     chroma.kill()
+    # Search answers from its last verified view of the collection for up to VERSION_TTL (the
+    # version marker is re-read at most that often); after it, the outage shows.
+    time.sleep(VERSION_TTL + 0.2)
     ready_status, ready_body = _readyz(port)
     email = f"chroma.{uuid.uuid4().hex[:8]}@example.com"
     lead = {"name": "Outage Visitor", "email": email, "interest": "Pricing"}
