@@ -44,8 +44,9 @@
   function privacyAccepted() { return !(cfg.privacy && cfg.privacy.notice) || stored(CONSENT_KEY) === "1"; }
   function contextEvent() {
     return { type: EV.CONTEXT, page_url: hostPage.page_url, referrer: hostPage.referrer,
-             privacy_accepted: privacyAccepted() };
+             privacy_accepted: privacyAccepted(), language: visitorLanguage() };
   }
+  function visitorLanguage() { return (navigator.language || "").slice(0, 35) || null; }
   function sendContext(c) { c.send(contextEvent()); }
   $("w-close").addEventListener("click", function () { toHost({ type: "close" }); });
   document.addEventListener("keydown", function (e) { if (e.key === "Escape") toHost({ type: "close" }); });
@@ -347,7 +348,8 @@
                                            body: JSON.stringify({ companyId: cfg.companyId, resume_token: stored(TOKEN_KEY) || undefined,
                                                                   page_url: hostPage.page_url || undefined,
                                                                   referrer: hostPage.referrer || undefined,
-                                                                  privacy_accepted: privacyAccepted() }) });
+                                                                  privacy_accepted: privacyAccepted(),
+                                                                  language: visitorLanguage() || undefined }) });
     var data = await r.json().catch(function () { return {}; });
     if (!r.ok) { var e = new Error("session"); e.code = data.error && data.error.code; throw e; }
     if (typeof data.resume_token === "string") store(TOKEN_KEY, data.resume_token);

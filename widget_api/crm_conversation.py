@@ -136,6 +136,7 @@ class CrmRecorder:
             page_url=page if isinstance(page, str) else None,
             referrer=referrer if isinstance(referrer, str) else None,
             privacy_accepted=event.get("privacy_accepted") is True,
+            language=language if isinstance(language := event.get("language"), str) else None,
         )  # fmt: skip
 
     def flush(self) -> None:

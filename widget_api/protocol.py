@@ -106,6 +106,8 @@ class WidgetContext(_Event):
     page_url: str | None = None
     referrer: str | None = None
     privacy_accepted: bool = False
+    # The visitor's browser language (navigator.language, BCP 47), e.g. "de-CH".
+    language: str | None = None
 
 
 CLIENT_EVENTS: tuple[type[_Event], ...] = (WidgetPlayback, WidgetContext)

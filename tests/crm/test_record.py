@@ -157,3 +157,19 @@ def test_forget_finds_a_conversation_that_only_mentioned_the_email(db: Database)
     counts = forget_person(db, "acme", "jane@x.io")
     assert counts["conversations"] == 1 and counts["transcript_entries"] == 1
     assert conversation_record(db, "s-said") is None
+
+
+def test_the_visitors_browser_language_replaces_the_companys_and_bad_tags_are_ignored(
+    db: Database,
+) -> None:
+    start_or_resume(db, company_id="acme", session_id="s-lang", transport="local-text",
+                    language="en")  # fmt: skip
+    record_context(db, "s-lang", page_url=None, referrer=None, privacy_accepted=False,
+                   language="de-CH")  # fmt: skip
+    record = conversation_record(db, "s-lang")
+    assert record is not None and record.language == "de-CH"
+    for junk in ("x", "de_CH", "en-US; drop table", "a" * 40, "zh-Hant-TW-x-private-use"):
+        record_context(db, "s-lang", page_url=None, referrer=None, privacy_accepted=False,
+                       language=junk)  # fmt: skip
+    record = conversation_record(db, "s-lang")
+    assert record is not None and record.language == "de-CH"

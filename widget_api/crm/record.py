@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -85,12 +86,24 @@ def start_or_resume(
     db.run(work)
 
 
+# A BCP 47 language tag as browsers report it ("en", "de-CH", "zh-Hant-TW"), as long as the
+# conversations.language column holds.
+_LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}")
+_LANGUAGE_CHARS = 16
+
+
 def record_context(
     db: Database, session_id: str, *, page_url: str | None, referrer: str | None,
-    privacy_accepted: bool,
+    privacy_accepted: bool, language: str | None = None,
 ) -> None:  # fmt: skip
-    """The page and referrer where the conversation started (kept from the first report), and
-    when the visitor accepted the privacy notice."""
+    """The page and referrer where the conversation started (kept from the first report), when
+    the visitor accepted the privacy notice, and the visitor's language (their browser's, which
+    says more about this conversation than the company's configured language)."""
+    visitor_language = (
+        language
+        if language and len(language) <= _LANGUAGE_CHARS and _LANGUAGE_TAG.fullmatch(language)
+        else None
+    )
 
     def work(session: Session) -> None:
         row = session.scalars(
@@ -103,6 +116,8 @@ def record_context(
             row.referrer = (referrer or None) and referrer[:MAX_URL_CHARS]
         if privacy_accepted and row.privacy_accepted_at is None:
             row.privacy_accepted_at = utcnow()
+        if visitor_language:
+            row.language = visitor_language
 
     db.run(work)
 

@@ -26,6 +26,8 @@ class SessionRequest(BaseModel):
     page_url: StrictStr | None = Field(None, max_length=2000)
     referrer: StrictStr | None = Field(None, max_length=2000)
     privacy_accepted: bool = False
+    # The visitor's browser language (navigator.language, BCP 47); malformed values are ignored.
+    language: StrictStr | None = Field(None, max_length=35)
 
 
 class SessionAnswer(BaseModel):
@@ -75,7 +77,7 @@ def create_session() -> Response:
         origin=request.headers.get("Origin"),
         client=request.remote_addr or "unknown",
         resume_token=body.resume_token,
-        context=body.model_dump(include={"page_url", "referrer", "privacy_accepted"}),
+        context=body.model_dump(include={"page_url", "referrer", "privacy_accepted", "language"}),
     )
     response = answer(create_session, SessionAnswer.model_validate(started))
     response.headers["Cache-Control"] = "no-store"
