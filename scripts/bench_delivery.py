@@ -1,7 +1,8 @@
 """Webhook delivery and report benchmarks; prints ONE JSON object.
 
 delivery: `--events` events (default 10,000) are written to the outbox at a steady rate while
-two senders (two server workers' worth, sharing one PostgreSQL outbox) deliver them to a
+two senders, each in a process of its own as in two `serve` workers (`--in-process`: both in
+this process, beside the writer and the receiver), sharing one PostgreSQL outbox, deliver them to a
 loopback receiver that fails 30 % of requests, hangs past the timeout on 5 %, and is stopped
 and restarted once mid-run. Reported: events lost (written but never accepted), ids accepted
 more than once after the receiver's dedup (must be 0; duplicates it dropped are counted
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import sys
@@ -98,6 +100,66 @@ def _produce(db: Database, total: int, rate: float, created: dict[str, float]) -
             time.sleep(pause)
 
 
+def _sender_process(url: str, receiver_url: str, secret: str, config: SenderConfig,
+                    stop: Any) -> None:  # fmt: skip
+    """One sender in its own interpreter, as a `serve` worker runs it, until `stop` is set."""
+    db = Database(url, pool_size=20, max_overflow=20)
+    receivers = Receivers([Receiver("bench", receiver_url, EVENTS, secret)])
+    sender = Sender(db, receivers, config).start()
+    stop.wait()
+    sender.stop()
+    db.dispose()
+
+
+@contextmanager
+def _senders(url: str, receiver_url: str, secret: str, config: SenderConfig, db: Database,
+             in_process: bool) -> Iterator[None]:  # fmt: skip
+    if in_process:
+        receivers = Receivers([Receiver("bench", receiver_url, EVENTS, secret)])
+        local = [Sender(db, receivers, config).start() for _ in range(2)]
+        try:
+            yield
+        finally:
+            for sender in local:
+                sender.stop()
+        return
+    ctx = multiprocessing.get_context("spawn")
+    stop = ctx.Event()
+    procs = [
+        ctx.Process(target=_sender_process, args=(url, receiver_url, secret, config, stop))
+        for _ in range(2)
+    ]
+    for proc in procs:
+        proc.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for proc in procs:
+            proc.join(30)
+
+
+def _write_through_an_outage(
+    db: Database, receiver: WebhookReceiver, args: argparse.Namespace, created: dict[str, float]
+) -> tuple[float, float, set[str]]:
+    """Write every event; stop the receiver at ~40 % for the outage, then bring it back.
+
+    Returns (start, the moment it came back, the ids not yet accepted at that moment).
+    """
+    producer = threading.Thread(target=_produce, args=(db, args.events, args.rate, created))
+    started = time.monotonic()
+    producer.start()
+    while len(created) < args.events * 0.4:
+        time.sleep(0.05)
+    receiver.stop()  # same port and memory when it comes back (its database survives)
+    time.sleep(args.outage)
+    receiver.start()
+    recovered_at = time.monotonic()
+    pending_then = set(created) - set(receiver.accepted)
+    producer.join()
+    return started, recovered_at, pending_then
+
+
 def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
     secret = new_secret()
     timeout = 1.0
@@ -117,27 +179,15 @@ def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
     with pg_database("bench_delivery") as url:
         db = Database(url, pool_size=20, max_overflow=20)
         db.upgrade()
-        receivers = Receivers([Receiver("bench", receiver.url, EVENTS, secret)])
-        senders = [Sender(db, receivers, config).start() for _ in range(2)]
         created: dict[str, float] = {}
-        producer = threading.Thread(target=_produce, args=(db, args.events, args.rate, created))
-        started = time.monotonic()
-        producer.start()
-        # Stop the receiver once ~40 % of the events are written; restart it after the outage.
-        while len(created) < args.events * 0.4:
-            time.sleep(0.05)
-        receiver.stop()  # same port and memory when it comes back (its database survives)
-        time.sleep(args.outage)
-        receiver.start()
-        recovered_at = time.monotonic()
-        pending_then = set(created) - set(receiver.accepted)
-        producer.join()
-        deadline = time.monotonic() + args.deadline
-        while len(receiver.accepted) < args.events and time.monotonic() < deadline:
-            time.sleep(0.1)
-        elapsed = time.monotonic() - started
-        for sender in senders:
-            sender.stop()
+        with _senders(url, receiver.url, secret, config, db, args.in_process):
+            started, recovered_at, pending_then = _write_through_an_outage(
+                db, receiver, args, created
+            )
+            deadline = time.monotonic() + args.deadline
+            while len(receiver.accepted) < args.events and time.monotonic() < deadline:
+                time.sleep(0.1)
+            elapsed = time.monotonic() - started
         states = db.run(
             lambda s: s.execute(select(WebhookDelivery.state, WebhookDelivery.attempts)).all()
         )
@@ -155,6 +205,7 @@ def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
             "restarts": 1,
         },
         "senders": 2,
+        "senders_in": "this process" if args.in_process else "a process each",
         "concurrency_per_sender": args.concurrency,
         "sender_timeout_seconds": timeout,
         "lost": len(set(created) - set(receiver.accepted)),
@@ -374,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conversations", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--only", choices=["delivery", "reports"])
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run both senders in this process (beside the writer and receiver)",
+    )
     args = parser.parse_args(argv)
     # The load average says how busy the machine was; no fixed note claims it.
     result: dict[str, Any] = {"load_average_1m_before": round(os.getloadavg()[0], 2)}
