@@ -176,7 +176,7 @@
       setState("listening");
       bubble("u-" + ev.item_id, "user", "\u2026", true);
     } else if (t === "input_audio_buffer.speech_stopped") {
-      if (conv) conv.stoppedAt = performance.now();
+      if (conv) { conv.stoppedAt = performance.now(); conv.firstTextMs = conv.firstAudioMs = null; }
       setState("thinking");
     } else if (t === "conversation.item.input_audio_transcription.delta") {
       var b = bubbles["u-" + ev.item_id];
@@ -201,6 +201,9 @@
       if (conv) conv.playing = false;
       if (conv && conv.mode === "voice" && !conv.responseActive) setState("listening");
     } else if (t === "response.output_audio_transcript.delta" || t === "response.output_text.delta") {
+      if (conv && conv.stoppedAt != null && conv.firstTextMs == null) {
+        conv.firstTextMs = Math.round(performance.now() - conv.stoppedAt); // time to first text
+      }
       appendTo("a-" + ev.item_id, "agent", ev.delta || "");
     } else if (t === "response.output_audio_transcript.done") {
       if (ev.transcript) bubble("a-" + ev.item_id, "agent", ev.transcript);
@@ -387,11 +390,20 @@
         showToolResult({ name: c.callNames[item.call_id], ok: !parsed.error, result: parsed });
       } catch (x) { /* plain-text output: nothing to show */ }
     };
-    c.onResponseDone = function () { flushOutputs(c); };
-    c.onAudioStarted = function () { // time to first audio, as the visitor hears it
-      if (c.stoppedAt == null) return;
-      report(data, { kind: "latency", first_audio_ms: Math.round(performance.now() - c.stoppedAt) });
+    c.onResponseDone = function () {
+      flushOutputs(c);
+      // One report per answered turn: time to first audio (as the visitor hears it) and to first
+      // text. A response that only called a tool measured neither; the turn goes on.
+      if (c.stoppedAt == null || (c.firstAudioMs == null && c.firstTextMs == null)) return;
+      report(data, { kind: "latency",
+                     first_audio_ms: c.firstAudioMs == null ? undefined : c.firstAudioMs,
+                     first_text_ms: c.firstTextMs == null ? undefined : c.firstTextMs });
       c.stoppedAt = null;
+    };
+    c.onAudioStarted = function () {
+      if (c.stoppedAt != null && c.firstAudioMs == null) {
+        c.firstAudioMs = Math.round(performance.now() - c.stoppedAt);
+      }
     };
     var opened = new Promise(function (res, rej) {
       dc.onopen = res;

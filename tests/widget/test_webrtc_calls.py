@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from tests.fake_openai import Fail, FakeOpenAI, FunctionCall, OnResponseCreate, OnSpeech, Say, Turn
 from tests.widget.conftest import free_port, serve
-from widget_api.crm.latency import session_latencies
+from widget_api.crm.latency import session_turn_latencies
 from widget_api.crm.models import Conversation
 
 pytestmark = pytest.mark.browser
@@ -272,10 +272,13 @@ def test_status_follows_the_output_audio_buffer_and_latency_is_reported(
     fake.wait_for(lambda f: next(r for r in f.ws_sessions if r.id == call.id).responses)
     assert frame.locator("#w-status").get_attribute("data-state") == "speaking"
     frame.locator("#w-status[data-state=listening]").wait_for(timeout=10000)
-    # The widget reported the turn's time to first audio; the fake held the audio 0.4 s.
+    # The widget reported the turn's time to first audio and to first text; the fake held the
+    # answer 0.4 s.
     session_id = conversation(widget_services, transport="webrtc").session_id
-    figures = fake.wait_for(lambda f: session_latencies(widget_services.db, session_id))
-    assert figures[0][:2] == ("webrtc", 1) and figures[0][2] >= 400
+    figures = fake.wait_for(lambda f: session_turn_latencies(widget_services.db, session_id))
+    channel, turn, audio_ms, text_ms = figures[0]
+    assert (channel, turn) == ("webrtc", 1) and audio_ms is not None and audio_ms >= 400
+    assert text_ms is not None and text_ms >= 400
     frame.locator("#w-end").click()
 
 
@@ -291,11 +294,14 @@ def test_webrtc_latency_report_is_stored(
     request = urllib.request.Request(
         voice_app + "/api/realtime/reports/acme",
         data=json.dumps(
-            {"session_id": "ws_latency_test", "kind": "latency", "first_audio_ms": 412}
+            {"session_id": "ws_latency_test", "kind": "latency", "first_audio_ms": 412,
+             "first_text_ms": 388}
         ).encode(),
         headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
         method="POST",
     )
     with urllib.request.urlopen(request, timeout=10) as response:
         assert response.status == 202
-    assert session_latencies(widget_services.db, "ws_latency_test") == [("webrtc", 1, 412.0)]
+    assert session_turn_latencies(widget_services.db, "ws_latency_test") == [
+        ("webrtc", 1, 412.0, 388.0)
+    ]

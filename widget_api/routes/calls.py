@@ -41,7 +41,7 @@ class CallEnd(BaseModel):
 
 
 class ClientReport(BaseModel):
-    """A fallback the widget made, or one WebRTC turn's time to first audio."""
+    """A fallback the widget made, or one WebRTC turn's time to first audio and first text."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -50,6 +50,7 @@ class ClientReport(BaseModel):
     to: Literal["relay", "text"] | None = None
     reason: Literal["webrtc_timeout", "webrtc_failed", "relay_failed", "call_failed"] | None = None
     first_audio_ms: float | None = Field(None, ge=0, le=120_000)
+    first_text_ms: float | None = Field(None, ge=0, le=120_000)
 
 
 def _authorized(services: Services, company_id: str, session_id: str) -> None:
@@ -157,12 +158,12 @@ def report(company_id: str) -> Response:
             services.db, company_id=company.id, session_id=body.session_id,
             transport=f"{body.to or 'text'}:{body.reason or 'fallback'}"[:40],
         )  # fmt: skip
-    elif body.first_audio_ms is not None:
+    elif body.first_audio_ms is not None or body.first_text_ms is not None:
         from widget_api.crm.latency import record_turn_latency
 
         record_turn_latency(
             services.db, company_id=company.id, session_id=body.session_id, channel="webrtc",
-            first_audio_ms=body.first_audio_ms,
+            first_audio_ms=body.first_audio_ms, first_text_ms=body.first_text_ms,
         )  # fmt: skip
     return _no_store(answer(report, ReportRecorded()))
 
