@@ -26,7 +26,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from scripts.bench_api import free_port, wait_ready
+from scripts.api_harness import free_port, wait_ready
 
 
 def _first_answer(ws: Any) -> str:

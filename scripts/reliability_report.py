@@ -77,7 +77,7 @@ class Server:
 @contextmanager
 def servers(fake: Any, timeout: float) -> Iterator[dict[str, Server]]:
     """A SQLite and a PostgreSQL server process, both against `fake`, docs ingested."""
-    from scripts.bench_api import postgres_database
+    from scripts.api_harness import postgres_database
     from tests.faults.server_process import ServerProcess
     from widget_api.crm.db import Database
     from widget_api.settings import normalize_database_url

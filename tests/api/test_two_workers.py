@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
-from scripts.bench_api import free_port, wait_ready
+from scripts.api_harness import free_port, wait_ready
 from tests.fake_openai import FakeOpenAI
 from tests.faults import procfs
 from tests.redis_fixtures import REDIS_URL, private_prefix

@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import httpx
 
-from scripts.bench_api import free_port
+from scripts.api_harness import free_port
 
 CHROMA = Path(sys.executable).with_name("chroma")
 

@@ -15,7 +15,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from scripts.bench_api import free_port
+from scripts.api_harness import free_port
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_USER = "postgres"

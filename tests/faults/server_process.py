@@ -1,7 +1,7 @@
 """`widget-api serve` in its own process, for fault and load runs that need a real server.
 
-The environment mirrors `scripts/bench_api.py` (whose readiness wait and port helper this
-reuses); callers add what their scenario needs (timeouts, Chroma host, ingest on/off).
+The environment mirrors `scripts/bench_api.py`'s server (its harness's readiness wait and port
+helper are reused here); callers add what their scenario needs (timeouts, Chroma host, ingest on/off).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import IO, Any
 
-from scripts.bench_api import free_port, wait_ready
+from scripts.api_harness import free_port, wait_ready
 from tests.faults import procfs
 
 REPO = Path(__file__).resolve().parents[2]

@@ -20,7 +20,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from scripts.bench_api import percentile, thread_client, tool_call
+from scripts.api_harness import percentile, thread_client
+from scripts.bench_api import tool_call
 
 P99_BOUND_MS = 1000.0
 DRAIN_SECONDS = 1.0
