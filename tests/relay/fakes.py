@@ -10,6 +10,8 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from widget_api.relay.contracts import NullConversationLog
+
 
 class Clock:
     def __init__(self) -> None:
@@ -82,20 +84,11 @@ def event(kind: str, **fields: Any) -> str:
     return json.dumps({"type": kind, **fields}, separators=(",", ":"))
 
 
-class LatencyLog:
+class LatencyLog(NullConversationLog):
     """A ConversationLog that keeps the turn latencies it was given."""
 
     def __init__(self) -> None:
         self.turns: list[tuple[float | None, float | None]] = []
-
-    def started(self, transport: str) -> None:
-        return None
-
-    def turn(self) -> None:
-        return None
-
-    def ended(self) -> None:
-        return None
 
     def turn_latency(self, first_audio_ms: float | None, first_text_ms: float | None) -> None:
         self.turns.append((first_audio_ms, first_text_ms))

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Dialect, Table, bindparam, insert, select, update
+from sqlalchemy import Dialect, String, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from widget_api.crm.claims import Claim, add_message_claims, ensure_conversation
@@ -89,7 +89,7 @@ def start_or_resume(
 # A BCP 47 language tag as browsers report it ("en", "de-CH", "zh-Hant-TW"), as long as the
 # conversations.language column holds.
 _LANGUAGE_TAG = re.compile(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8}){0,3}")
-_LANGUAGE_CHARS = 16
+_LANGUAGE_CHARS = cast(String, Conversation.__table__.c.language.type).length or 0  # String(n)
 
 
 def record_context(
