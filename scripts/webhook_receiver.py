@@ -9,12 +9,15 @@ duplicates and answered 200, which is what a receiver should do with at-least-on
 from __future__ import annotations
 
 import json
+import multiprocessing
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from multiprocessing.connection import Connection
 from typing import Any
 
 from standardwebhooks import Webhook, WebhookVerificationError
@@ -105,6 +108,9 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # The head and the body go out in two writes; with Nagle on, the second waits for
+            # the client's delayed ACK of the first (~40 ms on Linux) on every request.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -125,6 +131,10 @@ class WebhookReceiver:
                 pass
 
         class Server(ThreadingHTTPServer):
+            # Senders open many connections at once (after an outage, or when hung requests
+            # were dropped); a real server's listen backlog takes them, the default 5 would not.
+            request_queue_size = 1024
+
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a sender that timed out and hung up: expected here, not worth a trace
 
@@ -146,3 +156,86 @@ class WebhookReceiver:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a receiver process accepted, fetched when the run is over."""
+
+    accepted: dict[str, float]  # id -> CLOCK_MONOTONIC (system-wide on Linux) of acceptance
+    duplicates: int
+    bad_signatures: int
+    requests: int
+
+
+def _serve(conn: Connection, secret: str, options: dict[str, Any]) -> None:
+    """The receiver process: answer commands from the pipe until told to quit."""
+    receiver = WebhookReceiver(secret, **options).start()
+    conn.send(receiver.port)
+    while True:
+        command = conn.recv()
+        if command == "stop":
+            receiver.stop()
+        elif command == "start":
+            receiver.start()
+        elif command == "count":
+            with receiver.lock:
+                conn.send(len(receiver.accepted))
+            continue
+        elif command == "tally":
+            with receiver.lock:
+                conn.send(
+                    Tally(dict(receiver.accepted), receiver.duplicates, receiver.bad_signatures,
+                          sum(receiver.attempts.values()))
+                )  # fmt: skip
+            continue
+        elif command == "quit":
+            receiver.stop()
+            conn.send(None)
+            return
+        conn.send(None)
+
+
+class ReceiverProcess:
+    """A `WebhookReceiver` in a process of its own, so its CPU is not the caller's.
+
+    The benchmark's writer and clock run in the caller; a receiver sharing that interpreter
+    would compete with them for one GIL and skew both. Same controls (start, stop on the same
+    port) through a pipe; the accepted ids and their times come back at the end (`tally`).
+    """
+
+    def __init__(self, secret: str, **options: Any) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(child, secret, options), daemon=True)
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+    def _ask(self, command: str) -> Any:
+        self._conn.send(command)
+        return self._conn.recv()
+
+    def launch(self) -> ReceiverProcess:
+        self._proc.start()
+        self.port = self._conn.recv()
+        return self
+
+    def start(self) -> None:
+        self._ask("start")
+
+    def stop(self) -> None:
+        self._ask("stop")
+
+    def count(self) -> int:
+        return int(self._ask("count"))
+
+    def tally(self) -> Tally:
+        return self._ask("tally")  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._proc.is_alive():
+            self._ask("quit")
+            self._proc.join(10)

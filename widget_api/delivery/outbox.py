@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Table, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -28,6 +28,9 @@ from widget_api.crm.db import Database
 from widget_api.crm.delivery_models import OutboxEvent, WebhookDelivery
 from widget_api.crm.models import utcnow
 from widget_api.delivery.events import EVENT_TYPES
+
+# Events turned into deliveries per transaction; a full batch means more are waiting.
+FAN_OUT_BATCH = 500
 
 # Subscribers of one company and event type: the receivers' URLs.
 Subscriptions = Callable[[str, str], Sequence[str]]
@@ -91,7 +94,7 @@ def _any(db: Database, stmt: Any) -> bool:
     return db.run(lambda s: s.execute(stmt.limit(1)).first() is not None, readonly=True)
 
 
-def fan_out(db: Database, subscriptions: Subscriptions, *, batch: int = 500) -> int:
+def fan_out(db: Database, subscriptions: Subscriptions, *, batch: int = FAN_OUT_BATCH) -> int:
     """Turn new events into one pending delivery per subscribed receiver; returns events done."""
     if not _any(db, select(OutboxEvent.id).where(OutboxEvent.fanned_out.is_(False))):
         return 0
@@ -185,49 +188,65 @@ def claim(db: Database, *, limit: int, lease_seconds: float) -> list[Claimed]:
     return db.run(work)
 
 
-def _mine(item: Claimed) -> Any:
-    # Only the holder of the current attempt may record its outcome: a sender whose lease ran
-    # out (and whose row another sender took) must not overwrite the newer attempt's result.
-    return (
-        WebhookDelivery.id == item.id,
-        WebhookDelivery.attempts == item.attempt,
-        WebhookDelivery.state == "pending",
-    )
+@dataclass(frozen=True)
+class Mark:
+    """The outcome of one attempt, recorded against that attempt only.
 
-
-def mark_delivered(db: Database, item: Claimed, status: int) -> bool:
-    stmt = (
-        update(WebhookDelivery)
-        .where(*_mine(item))
-        .values(state="delivered", delivered_at=utcnow(), last_status=status, last_error=None)
-    )
-    return bool(db.run(lambda s: s.execute(stmt).rowcount))  # type: ignore[attr-defined]
-
-
-def mark_failed(
-    db: Database,
-    item: Claimed,
-    *,
-    status: int | None,
-    error: str,
-    retry_in: float | None,
-) -> bool:
-    """Schedule the next attempt in `retry_in` seconds, or make it a dead letter (None)."""
-    values: dict[str, Any] = {"last_status": status, "last_error": error[:200]}
-    if retry_in is None:
-        values["state"] = "dead"
-    else:
-        values["next_attempt_at"] = utcnow() + timedelta(seconds=retry_in)
-    stmt = update(WebhookDelivery).where(*_mine(item)).values(**values)
-    return bool(db.run(lambda s: s.execute(stmt).rowcount))  # type: ignore[attr-defined]
-
-
-def hurry_endpoint(db: Database, endpoint: str, *, errors: Sequence[str]) -> int:
-    """Make the endpoint's deliveries that failed with one of `errors` due now.
-
-    Called when a receiver that was unreachable accepts a request again: its backlog goes out
-    at once instead of waiting out backoff delays that grew while it was down.
+    `state` is what the row becomes: "delivered", "dead", or "pending" again with the next try
+    at `next_attempt_at`. `at` is when the outcome happened (a batch lands a little later).
     """
+
+    id: int
+    attempt: int
+    state: str
+    status: int | None
+    error: str | None
+    at: datetime
+    next_attempt_at: datetime | None = None
+
+
+def delivered(item: Claimed, status: int, at: datetime | None = None) -> Mark:
+    return Mark(item.id, item.attempt, "delivered", status, None, at or utcnow())
+
+
+def failed(
+    item: Claimed, *, status: int | None, error: str, retry_in: float | None,
+    at: datetime | None = None,
+) -> Mark:  # fmt: skip
+    """Retry in `retry_in` seconds from `at`, or a dead letter (None)."""
+    at = at or utcnow()
+    if retry_in is None:
+        return Mark(item.id, item.attempt, "dead", status, error[:200], at)
+    later = at + timedelta(seconds=retry_in)
+    return Mark(item.id, item.attempt, "pending", status, error[:200], at, later)
+
+
+_table: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+_t = _table.c
+# One statement for every kind of outcome, so a batch is one executemany. Only the holder of
+# the current attempt may record its outcome: a sender whose lease ran out (and whose row
+# another sender took) must not overwrite the newer attempt's result, hence the guard on
+# attempts and state. `next_attempt_at` is only moved by a retry (NULL keeps it).
+_RECORD = (
+    update(_table)
+    .where(
+        _t.id == bindparam("m_id"),
+        _t.attempts == bindparam("m_attempt"),
+        _t.state == "pending",
+    )
+    .values(
+        state=bindparam("m_state", type_=_t.state.type),
+        last_status=bindparam("m_status", type_=_t.last_status.type),
+        last_error=bindparam("m_error", type_=_t.last_error.type),
+        delivered_at=bindparam("m_delivered_at", type_=_t.delivered_at.type),
+        next_attempt_at=func.coalesce(
+            bindparam("m_next", type_=_t.next_attempt_at.type), _t.next_attempt_at
+        ),
+    )
+)
+
+
+def _hurry(session: Session, endpoint: str, errors: Sequence[str]) -> int:
     now = utcnow()
     stmt = (
         update(WebhookDelivery)
@@ -239,7 +258,66 @@ def hurry_endpoint(db: Database, endpoint: str, *, errors: Sequence[str]) -> int
         )
         .values(next_attempt_at=now)
     )
-    return int(db.run(lambda s: s.execute(stmt).rowcount))  # type: ignore[attr-defined]
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def record(
+    db: Database,
+    marks: Sequence[Mark],
+    *,
+    hurry: Sequence[str] = (),
+    errors: Sequence[str] = (),
+) -> int:
+    """Write a batch of outcomes in one transaction; returns how many still held their row.
+
+    Then, in the same transaction, `hurry` endpoints get their deliveries that failed with one
+    of `errors` made due now (see `hurry_endpoint`): after the batch's own failures, so a
+    failure recorded with it cannot land later and keep its backoff.
+    """
+    params = [
+        {"m_id": m.id, "m_attempt": m.attempt, "m_state": m.state, "m_status": m.status,
+         "m_error": m.error, "m_delivered_at": m.at if m.state == "delivered" else None,
+         "m_next": m.next_attempt_at}
+        for m in marks
+    ]  # fmt: skip
+
+    def work(session: Session) -> int:
+        held = 0
+        if params:
+            result = session.connection().execute(_RECORD, params)
+            held = int(result.rowcount)
+        for endpoint in hurry:
+            _hurry(session, endpoint, errors)
+        return held
+
+    if not params and not hurry:
+        return 0
+    return db.run(work)
+
+
+def mark_delivered(db: Database, item: Claimed, status: int) -> bool:
+    return record(db, [delivered(item, status)]) == 1
+
+
+def mark_failed(
+    db: Database,
+    item: Claimed,
+    *,
+    status: int | None,
+    error: str,
+    retry_in: float | None,
+) -> bool:
+    """Schedule the next attempt in `retry_in` seconds, or make it a dead letter (None)."""
+    return record(db, [failed(item, status=status, error=error, retry_in=retry_in)]) == 1
+
+
+def hurry_endpoint(db: Database, endpoint: str, *, errors: Sequence[str]) -> int:
+    """Make the endpoint's deliveries that failed with one of `errors` due now.
+
+    Called when a receiver that was unreachable accepts a request again: its backlog goes out
+    at once instead of waiting out backoff delays that grew while it was down.
+    """
+    return db.run(lambda s: _hurry(s, endpoint, errors))
 
 
 class DeliveryView:

@@ -9,14 +9,19 @@ exponentially with jitter (a fleet of failed deliveries does not return in locks
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
+import contextlib
+import ipaddress
 import json
 import logging
 import random
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -25,7 +30,8 @@ from knowledge.loaders.web import check_host, pinned_request
 from widget_api.crm.db import Database
 from widget_api.delivery import outbox
 from widget_api.delivery.events import with_admin_links
-from widget_api.delivery.outbox import Claimed
+from widget_api.delivery.marks import PendingMarks
+from widget_api.delivery.outbox import FAN_OUT_BATCH, Claimed
 from widget_api.delivery.receivers import Receivers
 from widget_api.delivery.signing import signature_headers
 
@@ -35,6 +41,10 @@ USER_AGENT = "SalesWidgetWebhooks/1.0"
 MAX_RESPONSE_BYTES = 64 * 1024
 # Failures that mean "the receiver is not there": once it answers again its backlog is due now.
 UNREACHABLE = ("connect_error",)
+# How long finished requests' marks gather before one transaction writes them all.
+MARK_LINGER_SECONDS = 0.05
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -100,6 +110,18 @@ def guarded_target(url: str, allow_private: bool) -> tuple[str, dict[str, Any]]:
     return pinned_request(url, address)
 
 
+def _needs_lookup(url: str, allow_private: bool) -> bool:
+    """Whether vetting `url` asks DNS (blocking; done off the event loop), not an IP literal."""
+    if allow_private:
+        return False
+    host = urlsplit(url).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
 @dataclass(frozen=True)
 class Outcome:
     ok: bool
@@ -110,7 +132,13 @@ class Outcome:
 
 
 class Sender:
-    """Fans out and delivers outbox rows; `run_once` for tests, `start` for a server."""
+    """Fans out and delivers outbox rows; `run_once` for tests, `start` for a server.
+
+    The requests run on one event loop (a thread of its own), so `concurrency` of them can be in
+    flight at once while a receiver that hangs until the timeout costs neither a thread nor CPU.
+    Database work (fan-out, claims, the batched outcome marks) runs in worker threads, so the
+    loop never waits on the database.
+    """
 
     def __init__(
         self,
@@ -124,31 +152,43 @@ class Sender:
         self.receivers = receivers
         self.config = config
         self.rng = rng or random.Random()
-        self.client = httpx.Client(
+        self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(config.timeout_seconds),
             follow_redirects=False,
             headers={"User-Agent": USER_AGENT},
             limits=httpx.Limits(max_connections=config.concurrency * 2),
         )
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pool = ThreadPoolExecutor(config.concurrency, thread_name_prefix="webhook")
-        self._inflight: set[Future[Outcome]] = set()
-        self._lock = threading.Lock()
+        self.marks = PendingMarks(db, UNREACHABLE)
         self._unreachable: set[str] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._main: concurrent.futures.Future[None] | None = None
+        self._io: concurrent.futures.ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+        self._grace = 4.0  # seconds requests in flight get to finish at stop
+        # Loop-thread state (only touched on the loop).
+        self._inflight: set[asyncio.Task[Outcome]] = set()
+        self._stopping = False
+        self._want_slots = False
+        self._wake: asyncio.Event | None = None
+        self._marked: asyncio.Event | None = None
 
     # --- one delivery ---------------------------------------------------------------------
 
-    def send(self, item: Claimed) -> Outcome:
+    async def send_async(self, item: Claimed) -> Outcome:
         """One HTTP attempt of one delivery (no database work)."""
         receiver = self.receivers.get(item.company_id, item.endpoint)
         if receiver is None:
             return Outcome(False, error="receiver_removed", permanent=True)
         if receiver.secret is None:
             return Outcome(False, error="secret_missing", permanent=True)
+        allow = self.config.allow_private
         try:
-            target, options = guarded_target(item.endpoint, self.config.allow_private)
+            if _needs_lookup(item.endpoint, allow):
+                target, options = await asyncio.to_thread(guarded_target, item.endpoint, allow)
+            else:
+                target, options = guarded_target(item.endpoint, allow)
         except Refused:
             return Outcome(False, error="target_refused", permanent=True)
         body = payload_body(item, self.config.origin)
@@ -158,11 +198,11 @@ class Sender:
             **options.get("headers", {}),
         }
         try:
-            with self.client.stream(
+            async with self.client.stream(
                 "POST", target, content=body.encode(), headers=headers,
                 extensions=options.get("extensions", {}),
             ) as response:  # fmt: skip
-                self._drain(response)
+                await self._drain(response)
         except httpx.ConnectError:
             return Outcome(False, error="connect_error")
         except httpx.TimeoutException:
@@ -177,27 +217,23 @@ class Sender:
         )  # fmt: skip
 
     @staticmethod
-    def _drain(response: httpx.Response) -> None:
+    async def _drain(response: httpx.Response) -> None:
         # Read a little so the connection can be reused; never a receiver's whole answer.
         size = 0
-        for chunk in response.iter_bytes():
+        async for chunk in response.aiter_bytes():
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
                 break
 
-    def deliver(self, item: Claimed) -> Outcome:
-        """Send one claimed delivery and record what happened."""
-        try:
-            outcome = self.send(item)
-        except Exception:  # a bug in one delivery must not stop the sender
-            log.exception("webhook delivery %s failed unexpectedly", item.id)
-            outcome = Outcome(False, error="internal_error")
+    def _mark(self, item: Claimed, outcome: Outcome) -> None:
+        """Queue the outcome's mark (written by the next flush)."""
         if outcome.ok:
-            outbox.mark_delivered(self.db, item, outcome.status or 200)
+            hurry = None
             if item.endpoint in self._unreachable:
                 self._unreachable.discard(item.endpoint)
-                outbox.hurry_endpoint(self.db, item.endpoint, errors=UNREACHABLE)
-            return outcome
+                hurry = item.endpoint
+            self.marks.put(outbox.delivered(item, outcome.status or 200), hurry=hurry)
+            return
         if outcome.error in UNREACHABLE:
             self._unreachable.add(item.endpoint)
         retry_in = None
@@ -210,59 +246,188 @@ class Sender:
                 "webhook %s to company %s is a dead letter after %d attempts (%s)",
                 item.event_id, item.company_id, item.attempt, outcome.error,
             )  # fmt: skip
-        outbox.mark_failed(self.db, item, status=outcome.status, error=outcome.error,
-                           retry_in=retry_in)  # fmt: skip
+        mark = outbox.failed(item, status=outcome.status, error=outcome.error, retry_in=retry_in)
+        self.marks.put(mark)
+
+    async def _attempt(self, item: Claimed) -> Outcome:
+        """Send one claimed delivery and queue its mark; its slot frees when HTTP is done."""
+        try:
+            outcome = await self.send_async(item)
+        except Exception:  # a bug in one delivery must not stop the sender
+            log.exception("webhook delivery %s failed unexpectedly", item.id)
+            outcome = Outcome(False, error="internal_error")
+        self._mark(item, outcome)
+        if self._marked is not None:
+            self._marked.set()
         return outcome
 
-    # --- the loop ---------------------------------------------------------------------------
+    # --- the sync surface (tests, scripts) --------------------------------------------------
+
+    def send(self, item: Claimed) -> Outcome:
+        """One HTTP attempt of one delivery, waited for."""
+        return self._call(self.send_async(item))
+
+    def deliver(self, item: Claimed) -> Outcome:
+        """Send one claimed delivery and record what happened."""
+
+        async def one() -> Outcome:
+            outcome = await self._attempt(item)
+            await asyncio.to_thread(self.marks.flush)
+            return outcome
+
+        return self._call(one())
 
     def run_once(self) -> int:
         """Fan out new events and deliver what is due now, waiting for it; returns sent count."""
-        outbox.fan_out(self.db, self.receivers.subscribed)
-        items = outbox.claim(
-            self.db, limit=self.config.concurrency * 4, lease_seconds=self.config.lease_seconds
-        )
-        list(self._pool.map(self.deliver, items))
-        return len(items)
 
-    def _tick(self) -> bool:
-        """One loop step; True when it found work (then the loop goes again at once)."""
-        fanned = outbox.fan_out(self.db, self.receivers.subscribed)
+        async def once() -> int:
+            await asyncio.to_thread(outbox.fan_out, self.db, self.receivers.subscribed)
+            items = await asyncio.to_thread(
+                outbox.claim, self.db, limit=self.config.concurrency * 4,
+                lease_seconds=self.config.lease_seconds,
+            )  # fmt: skip
+            slots = asyncio.Semaphore(self.config.concurrency)
+
+            async def one(item: Claimed) -> None:
+                async with slots:
+                    await self._attempt(item)
+
+            await asyncio.gather(*(one(item) for item in items))
+            await asyncio.to_thread(self.marks.flush)
+            return len(items)
+
+        return self._call(once())
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop()).result()
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            self._inflight = {f for f in self._inflight if not f.done()}
-            free = self.config.concurrency - len(self._inflight)
-        items = outbox.claim(self.db, limit=free, lease_seconds=self.config.lease_seconds)
-        for item in items:
-            future = self._pool.submit(self.deliver, item)
-            future.add_done_callback(lambda _f: self._wake.set())
-            with self._lock:
-                self._inflight.add(future)
-        return bool(items or fanned)
+            if self._loop is None:
+                loop = asyncio.new_event_loop()
+                # Database calls and DNS lookups: a few at a time, never on the loop itself.
+                self._io = concurrent.futures.ThreadPoolExecutor(8, "webhook-io")
+                loop.set_default_executor(self._io)
+                self._thread = threading.Thread(
+                    target=loop.run_forever, name="webhook-sender", daemon=True
+                )
+                self._thread.start()
+                self._loop = loop
+            return self._loop
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
+    # --- the loop ---------------------------------------------------------------------------
+
+    async def _tick(self) -> bool:
+        """Fan out, then claim due rows for the free slots; True when more work is waiting."""
+        fanned = await asyncio.to_thread(outbox.fan_out, self.db, self.receivers.subscribed)
+        free = self.config.concurrency - len(self._inflight)
+        items: list[Claimed] = []
+        if free > 0:
+            items = await asyncio.to_thread(
+                outbox.claim, self.db, limit=free, lease_seconds=self.config.lease_seconds
+            )
+        for item in items:
+            task = asyncio.create_task(self._attempt(item))
+            self._inflight.add(task)
+            task.add_done_callback(self._finished)
+        # Every slot taken (or none free) means more may be due: go again once slots free.
+        self._want_slots = free <= 0 or len(items) == free
+        return fanned >= FAN_OUT_BATCH
+
+    def _finished(self, task: asyncio.Task[Outcome]) -> None:
+        self._inflight.discard(task)
+        free = self.config.concurrency - len(self._inflight)
+        # Claim in batches (a quarter of the slots), not one transaction per finished request.
+        if self._want_slots and self._wake is not None and free >= self._refill:
+            self._wake.set()
+
+    @property
+    def _refill(self) -> int:
+        return max(1, self.config.concurrency // 4)
+
+    async def _flush_marks(self) -> None:
+        """Write queued marks until stopped, a batch at a time."""
+        assert self._marked is not None
+        while not self._stopping:
+            await self._marked.wait()
+            self._marked.clear()
+            # Let a batch gather: the slots are already free, only bookkeeping waits.
+            await asyncio.sleep(MARK_LINGER_SECONDS)
             try:
-                busy = self._tick()
+                await asyncio.to_thread(self.marks.flush)
+            except Exception:  # the database may be restarting; the marks stay queued
+                log.exception("recording webhook outcomes failed")
+                await asyncio.sleep(self.config.poll_seconds)
+                self._marked.set()
+
+    async def _run(self) -> None:
+        self._wake, self._marked = asyncio.Event(), asyncio.Event()
+        flusher = asyncio.create_task(self._flush_marks())
+        while not self._stopping:
+            try:
+                again = await self._tick()
             except Exception:  # the database may be restarting: wait a poll and go on
                 log.exception("webhook sender step failed")
-                busy = False
-            if not busy:
-                self._wake.wait(self.config.poll_seconds)
+                again = False
+            if again:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
             self._wake.clear()
+        await self._wind_down(flusher)
+
+    async def _wind_down(self, flusher: asyncio.Task[None]) -> None:
+        """Give requests in flight until the stop timeout, then write every mark."""
+        if self._inflight:
+            await asyncio.wait(set(self._inflight), timeout=self._grace)
+        for task in self._inflight:
+            task.cancel()  # no mark: the lease runs out and the row is sent again
+        flusher.cancel()
+        try:
+            await asyncio.to_thread(self.marks.flush)
+        except Exception:
+            log.exception("recording webhook outcomes at stop failed")
+        await self.client.aclose()
 
     def start(self) -> Sender:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="webhook-sender", daemon=True)
-            self._thread.start()
+        loop = self._ensure_loop()
+        with self._lock:
+            if self._main is None:
+                self._main = asyncio.run_coroutine_threadsafe(self._run(), loop)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
+        """Stop claiming, let requests in flight finish (up to `timeout`), flush the marks."""
+        loop = self._loop
+        if loop is None or self._closed:
+            return
+        self._closed = True
+        self._grace = max(0.0, timeout - 1.0)
+
+        def halt() -> None:
+            self._stopping = True
+            if self._wake is not None:
+                self._wake.set()
+            if self._marked is not None:
+                self._marked.set()
+
+        loop.call_soon_threadsafe(halt)
+        try:
+            if self._main is not None:
+                self._main.result(timeout)
+            else:
+                self._call(self._wind_down_idle())
+        except Exception:
+            log.exception("webhook sender did not stop cleanly")
+        loop.call_soon_threadsafe(loop.stop)
         if self._thread is not None:
             self._thread.join(timeout)
-        self._pool.shutdown(wait=False, cancel_futures=True)
-        self.client.close()
+        if self._io is not None:
+            self._io.shutdown(wait=False)
+
+    async def _wind_down_idle(self) -> None:
+        await asyncio.to_thread(self.marks.flush)
+        await self.client.aclose()
 
 
 def _retry_after(response: httpx.Response) -> float | None:
