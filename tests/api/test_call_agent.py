@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from tests.fake_openai import FakeOpenAI, FunctionCall, OnResponseCreate, OnSpeech, Say, Turn
 from widget_api.crm import record
+from widget_api.crm.latency import session_turn_latencies
 from widget_api.crm.models import Conversation
 from widget_api.crm.record_models import TranscriptEntry
 from widget_api.realtime.calls import CallControl, CallRegistry, CallSpec
@@ -131,3 +132,33 @@ def test_a_call_ended_elsewhere_ends_the_agent_without_hangup(
     fake_openai.end_call(call_id)
     assert agent.wait(5) and agent.stats.end_reason == "call_ended"
     assert not [a for a in fake_openai.call_actions if a["call_id"] == call_id]
+
+
+def test_a_sip_turn_through_a_tool_call_stores_one_row_with_both_first_figures(
+    fake_openai: FakeOpenAI, base_services: Services, registry: CallRegistry
+) -> None:
+    fake_openai.reset()
+    fake_openai.script(
+        [
+            Turn(OnResponseCreate(), Say("Hi, this is Maya.", chunks=1)),
+            Turn(OnSpeech("Is my data encrypted?", min_audio_ms=100), [
+                FunctionCall("search_knowledge", {"query": "encryption"}),
+                Say("Yes: {tool_output}", chunks=2, delay_s=0.2),
+            ]),
+        ],
+        fallback=Say("The caller asked about encryption.", chunks=1),
+    )  # fmt: skip
+    call_id = fake_openai.answered_call(SESSION)
+    company = base_services.companies.get("acme")
+    record.start_or_resume(base_services.db, company_id="acme", session_id="ws_sideband_sip",
+                           transport="sip")  # fmt: skip
+    agent = registry.start(CallSpec(call_id, company, "ws_sideband_sip", "sip", 30, greet=True))
+    fake_openai.wait_for(lambda f: len(_call_record(f, call_id).responses) >= 1, timeout=10)
+    fake_openai.sip_speak(call_id, 200)
+    fake_openai.wait_for(lambda f: len(_call_record(f, call_id).responses) >= 3, timeout=15)
+    assert agent.end("ended_by_visitor", wait=10)
+    # The greeting answers no one and the summary is out of band; the tool call's response has
+    # no audio or text, so the turn is measured at its answer, from the same end of speech.
+    [(channel, turn, audio, text)] = session_turn_latencies(base_services.db, "ws_sideband_sip")
+    assert (channel, turn) == ("sip", 1)
+    assert audio is not None and text is not None and 200 <= audio <= text

@@ -17,7 +17,7 @@ from tests.fake_openai.call_control import incoming_payload, sign
 from tests.fake_openai.sdk_types import check_accept, check_client_event
 from tests.phone.conftest import ACME_NUMBER, AUTH_TOKEN, CALLER, WEBHOOK_SECRET
 from tests.phone.fake_twilio import TwilioStream
-from widget_api.crm.latency import session_latencies
+from widget_api.crm.latency import session_turn_latencies
 from widget_api.crm.models import Base, Conversation, Lead
 from widget_api.crm.privacy import export_person, forget_person
 from widget_api.phone.twilio_signature import twilio_signature
@@ -113,8 +113,12 @@ def test_twilio_call_passes_pcmu_through_runs_tools_and_records(
     with phone_services.db.session() as session:
         lead = session.scalars(select(Lead).where(Lead.email == "dana-phone@example.com")).one()
     assert lead.phone == CALLER  # the caller's number, on the lead only
-    figures = session_latencies(phone_services.db, row.session_id)
-    assert figures and figures[0][0] == "twilio" and figures[0][2] >= 300
+    # One row for the one answered turn (the tool call's response and the summary add none):
+    # both figures from the same end of speech, past the answer's scripted 0.3 s think time.
+    # The fake sends each transcript delta right after its audio, so text never comes first.
+    [(channel, turn, audio, text)] = session_turn_latencies(phone_services.db, row.session_id)
+    assert (channel, turn) == ("twilio", 1)
+    assert audio is not None and text is not None and 300 <= audio <= text
     # Personal data: the export holds the caller's number, and after forget nothing does.
     assert CALLER in json.dumps(export_person(phone_services.db, "acme", lead.email), default=str)
     assert CALLER in _everything_stored(phone_services)
@@ -206,10 +210,12 @@ def test_sip_call_is_accepted_for_the_dialled_company_and_hung_up_at_max_duratio
         lambda f: (c := _conversation(phone_services, transport="sip")) and c.ended_at and c
     )
     assert (row.end_reason, row.summary) == ("max_duration", "Short SIP call.")
-    # Time to first audio as the sideband sees it: end of speech to the output buffer starting.
-    figures = session_latencies(phone_services.db, row.session_id)
-    # (seen from the sideband, which learns of the end of speech a moment after the model)
-    assert figures and figures[0][0] == "sip" and figures[0][2] >= 250
+    # Time to first audio and to first text as the sideband sees them: end of speech to the
+    # output buffer starting and to the first transcript delta, one row for the one answer
+    # (the sideband learns of the end of speech a moment after the model, hence 250 not 300).
+    [(channel, turn, audio, text)] = session_turn_latencies(phone_services.db, row.session_id)
+    assert (channel, turn) == ("sip", 1)
+    assert audio is not None and text is not None and 250 <= audio <= text
 
 
 def test_sip_call_to_an_unknown_number_is_rejected(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from sqlalchemy import update
 
 from tests.reports.seed import at
@@ -47,3 +48,14 @@ def test_report_shows_audio_and_text_percentiles_per_day(db: Database) -> None:
         "2026-11-24": {"turns": 1, "first_audio_p50_ms": None, "first_audio_p95_ms": None,
                        "first_text_p50_ms": 200.0, "first_text_p95_ms": 200.0},
     }  # fmt: skip
+
+
+@pytest.mark.parametrize("channel", ["twilio", "sip"])
+def test_phone_turns_report_time_to_first_text_beside_first_audio(
+    db: Database, channel: str
+) -> None:
+    _turn(db, "p1", 23, channel, 700.0, 650.0)
+    _turn(db, "p1", 23, channel, 900.0, 850.0)
+    [row] = latency(db, "acme", ReportQuery(since=date(2026, 11, 23), until=date(2026, 11, 23)))
+    assert (row.turns, row.first_audio_p50_ms, row.first_text_p50_ms) == (2, 800.0, 750.0)
+    assert row.first_text_p95_ms == 840.0  # interpolated, as for audio

@@ -11,9 +11,10 @@ When the caller starts talking over the answer, the bridge sends Twilio `clear` 
 buffered) and `conversation.item.truncate` at the heard position, so the model forgets the
 unheard rest.
 
-Time to first audio per turn: from the arrival of the caller's last inbound media frame before
-`speech_stopped` (its media timestamp is the VAD's `audio_end_ms`) to the first outbound media
-frame of the answer.
+Time to first audio and to first text per turn: from the arrival of the caller's last inbound
+media frame before `speech_stopped` (its media timestamp is the VAD's `audio_end_ms`) to the
+first outbound media frame of the answer, and to its first transcript (or text) delta. Both are
+reported together once per answered turn (`TurnTimer`).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from widget_api.realtime.turn_timer import OnTurn, TurnTimer
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +59,7 @@ class BridgeStats:
     media_out: int = 0
     barge_ins: int = 0
     first_audio_ms: list[float] = field(default_factory=list)
+    first_text_ms: list[float] = field(default_factory=list)
 
 
 class TwilioBridge:
@@ -67,12 +71,12 @@ class TwilioBridge:
         to_openai: Callable[[str], None],
         *,
         on_start: Callable[[dict[str, Any]], None] | None = None,
-        on_turn_latency: Callable[[float], None] | None = None,
+        on_turn_latency: OnTurn | None = None,
         on_event: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._to_twilio, self._to_openai = to_twilio, to_openai
-        self._on_start, self._on_latency, self._on_event = on_start, on_turn_latency, on_event
+        self._on_start, self._on_event = on_start, on_event
         self._clock = clock
         self.stream_sid: str | None = None
         self.stopped = False
@@ -80,8 +84,7 @@ class TwilioBridge:
         self._answer: _Answer | None = None
         self._mark_seq = 0
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=ARRIVALS_KEPT)
-        self._turn_started: float | None = None
-        self._waiting_first_audio = False
+        self._turns = TurnTimer(on_turn_latency, clock)
 
     # -- Twilio -> OpenAI -----------------------------------------------------------------
 
@@ -167,19 +170,34 @@ class TwilioBridge:
             return
         if not isinstance(event, dict):
             return
-        kind = event.get("type")
-        if kind == "response.output_audio.delta":
-            self._audio_out(event)
-        elif kind == "input_audio_buffer.speech_started":
-            self._barge_in()
-        elif kind == "input_audio_buffer.speech_stopped":
-            self._speech_stopped(event)
-        elif kind == "response.output_audio.done" and self._answer is not None:
-            self._mark(self._answer)  # the tail of the answer
-            if self._on_event is not None:
-                self._on_event(text)
-        elif self._on_event is not None:
+        kind = str(event.get("type"))
+        handler = _ON_OPENAI.get(kind)
+        if handler is not None:
+            handler(self, event)
+        # The agent reads everything but the audio and the VAD events, which are the bridge's.
+        if kind not in _BRIDGE_ONLY and self._on_event is not None:
             self._on_event(text)
+
+    def finish(self) -> None:
+        """The call is over: store a turn measured but not yet done (its answer cut off)."""
+        self._turns.flush()
+
+    def _audio_done(self, event: dict[str, Any]) -> None:
+        if self._answer is not None:
+            self._mark(self._answer)  # the tail of the answer
+
+    def _text_out(self, event: dict[str, Any]) -> None:
+        elapsed = self._turns.first_text(event.get("response_id"))
+        if elapsed is not None:
+            self.stats.first_text_ms.append(elapsed)
+
+    def _response_created(self, event: dict[str, Any]) -> None:
+        response = event.get("response")
+        if isinstance(response, dict):
+            self._turns.response_created(response)
+
+    def _response_done(self, event: dict[str, Any]) -> None:
+        self._turns.response_done((event.get("response") or {}).get("id"))
 
     def _fast_delta(self, text: str) -> bool:
         """Audio deltas (most of the traffic), read without a JSON parse when plainly shaped."""
@@ -200,12 +218,9 @@ class TwilioBridge:
         delta, item_id = event.get("delta"), str(event.get("item_id") or "")
         if not isinstance(delta, str) or not self.stream_sid or not _BASE64.fullmatch(delta):
             return
-        if self._waiting_first_audio and self._turn_started is not None:
-            self._waiting_first_audio = False
-            elapsed = (self._clock() - self._turn_started) * 1000
+        elapsed = self._turns.first_audio()
+        if elapsed is not None:
             self.stats.first_audio_ms.append(elapsed)
-            if self._on_latency is not None:
-                self._on_latency(elapsed)
         if self._answer is None or self._answer.item_id != item_id:
             self._answer = _Answer(item_id)
         answer = self._answer
@@ -233,7 +248,7 @@ class TwilioBridge:
     def _barge_in(self) -> None:
         """The caller talks over the answer: drop Twilio's buffer, truncate at what was heard."""
         answer, self._answer = self._answer, None
-        self._waiting_first_audio = False
+        self._turns.interrupted()
         if answer is None or not self.stream_sid:
             return
         if not answer.marks and answer.sent_ms <= answer.marked_ms:
@@ -252,6 +267,7 @@ class TwilioBridge:
         )
 
     def _speech_stopped(self, event: dict[str, Any]) -> None:
+        """A turn starts: its clock runs from when the caller's last spoken frame arrived."""
         end_ms = event.get("audio_end_ms")
         arrived = None
         if isinstance(end_ms, int | float):
@@ -262,8 +278,26 @@ class TwilioBridge:
                     break
         if arrived is None and self._arrivals:
             arrived = self._arrivals[-1][1]
-        self._turn_started = arrived if arrived is not None else self._clock()
-        self._waiting_first_audio = True
+        self._turns.speech_stopped(arrived)
+
+
+_ON_OPENAI: dict[str, Callable[[TwilioBridge, dict[str, Any]], None]] = {
+    "response.output_audio.delta": TwilioBridge._audio_out,
+    "input_audio_buffer.speech_started": lambda bridge, _event: bridge._barge_in(),
+    "input_audio_buffer.speech_stopped": TwilioBridge._speech_stopped,
+    "response.output_audio.done": TwilioBridge._audio_done,
+    "response.output_audio_transcript.delta": TwilioBridge._text_out,
+    "response.output_text.delta": TwilioBridge._text_out,
+    "response.created": TwilioBridge._response_created,
+    "response.done": TwilioBridge._response_done,
+}
+_BRIDGE_ONLY = frozenset(
+    {
+        "response.output_audio.delta",
+        "input_audio_buffer.speech_started",
+        "input_audio_buffer.speech_stopped",
+    }
+)
 
 
 def _b64_len(text: str) -> int:

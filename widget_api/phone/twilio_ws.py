@@ -132,6 +132,7 @@ async def run_call(page: Any, services: Services, hub: RelayHub, company: Any) -
     await page.lost
     call.twilio_closed()
     await call.finished()
+    bridge.finish()
     upstream.close()
 
 
@@ -197,13 +198,14 @@ class _PhoneCall:
         if self._caller_gone:
             self.twilio_closed()
 
-    def latency(self, first_audio_ms: float) -> None:
+    def latency(self, first_audio_ms: float | None, first_text_ms: float | None) -> None:
+        """One answered turn's figures (from the bridge, on the loop): stored off the loop."""
         from widget_api.crm.latency import record_turn_latency
 
         def store() -> None:
             record_turn_latency(
                 self.services.db, company_id=self.company.id, session_id=self.session_id,
-                channel="twilio", first_audio_ms=first_audio_ms,
+                channel="twilio", first_audio_ms=first_audio_ms, first_text_ms=first_text_ms,
             )  # fmt: skip
 
         self.hub.offload(store, lambda _f: None)

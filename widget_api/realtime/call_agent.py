@@ -20,6 +20,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from widget_api.realtime.turn_timer import OnTurn, TurnTimer
+
 log = logging.getLogger(__name__)
 
 SUMMARY_INSTRUCTIONS = (
@@ -63,9 +65,10 @@ class CallHooks:
     record: Callable[[Sequence[TranscriptLine]], None]
     finish: Callable[[str, str | None], None]  # end reason, summary
     hangup: Callable[[str], None]  # call_id
-    # SIP: time to first audio per turn, as the sideband sees it (VAD end of speech to the
-    # output audio buffer starting). WebRTC calls leave it None: the widget measures it there.
-    first_audio: Callable[[float], None] | None = None
+    # SIP: time to first audio and to first text per answered turn, as the sideband sees them
+    # (VAD end of speech to the output audio buffer starting, and to the first transcript delta).
+    # WebRTC calls leave it None (the widget measures there), Twilio calls too (the bridge does).
+    turn_latency: OnTurn | None = None
 
 
 @dataclass
@@ -102,7 +105,7 @@ class CallAgent:
         self._lines: list[TranscriptLine] = []
         self._summary_response: str | None = None
         self._summary_text: str | None = None
-        self._speech_stopped_at: float | None = None
+        self._turns = TurnTimer(hooks.turn_latency, time.perf_counter)
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -146,6 +149,7 @@ class CallAgent:
             reason = "sideband_failed"
         finally:
             self._flush_lines()
+            self._turns.flush()  # a turn whose answer the end of the call cut off
             with contextlib.suppress(Exception):  # already closed by the peer
                 socket.close()
         if reason in ("max_duration", "ended_by_visitor", "ended_by_server", "ended_by_caller"):
@@ -200,10 +204,14 @@ class CallAgent:
 
     def _on_response_created(self, socket: Socket, event: dict[str, Any]) -> None:
         self._active = True
+        response = event.get("response")
+        if isinstance(response, dict):
+            self._turns.response_created(response)
 
     def _on_response_done(self, socket: Socket, event: dict[str, Any]) -> None:
         self._active = False
         response = event.get("response") or {}
+        self._turns.response_done(response.get("id"))
         if response.get("id") == self._summary_response:
             self._summary_text = self._summary_text or _response_text(response)
             return
@@ -252,16 +260,16 @@ class CallAgent:
             self._lines.append(TranscriptLine("assistant", text))
 
     def _on_speech_stopped(self, socket: Socket, event: dict[str, Any]) -> None:
-        self._speech_stopped_at = time.perf_counter()
+        self._turns.speech_stopped()
 
     def _on_audio_started(self, socket: Socket, event: dict[str, Any]) -> None:
-        stopped, self._speech_stopped_at = self._speech_stopped_at, None
-        if stopped is None or self._hooks.first_audio is None:
-            return
-        try:
-            self._hooks.first_audio((time.perf_counter() - stopped) * 1000)
-        except Exception:
-            log.exception("could not record a turn's time to first audio")
+        self._turns.first_audio()
+
+    def _on_text_delta(self, socket: Socket, event: dict[str, Any]) -> None:
+        self._turns.first_text(event.get("response_id"))
+
+    def _on_speech_started(self, socket: Socket, event: dict[str, Any]) -> None:
+        self._turns.interrupted()
 
     def _on_error(self, socket: Socket, event: dict[str, Any]) -> None:
         error = event.get("error") or {}
@@ -330,6 +338,9 @@ _HANDLERS: dict[str, Callable[[CallAgent, Socket, dict[str, Any]], None]] = {
     "error": CallAgent._on_error,
     "input_audio_buffer.speech_stopped": CallAgent._on_speech_stopped,
     "output_audio_buffer.started": CallAgent._on_audio_started,
+    "response.output_audio_transcript.delta": CallAgent._on_text_delta,
+    "response.output_text.delta": CallAgent._on_text_delta,
+    "input_audio_buffer.speech_started": CallAgent._on_speech_started,
 }
 
 

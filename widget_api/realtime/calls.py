@@ -159,11 +159,12 @@ class CallRegistry:
             settle_call(services.rate_limiter.store, spec.company.id, spec.session_id, used)
             record_end(services, spec.session_id, reason, summary)
 
-        def first_audio(millis: float) -> None:
+        def turn_latency(first_audio_ms: float | None, first_text_ms: float | None) -> None:
             from widget_api.crm.latency import record_turn_latency
 
             record_turn_latency(services.db, company_id=spec.company.id, channel="sip",
-                                session_id=spec.session_id, first_audio_ms=millis)  # fmt: skip
+                                session_id=spec.session_id, first_audio_ms=first_audio_ms,
+                                first_text_ms=first_text_ms)  # fmt: skip
 
         return CallHooks(
             connect=connect,
@@ -171,7 +172,7 @@ class CallRegistry:
             record=lambda lines: record_lines(services, spec, lines),
             finish=finish,
             hangup=hangup,
-            first_audio=first_audio if spec.channel == "sip" else None,
+            turn_latency=turn_latency if spec.channel == "sip" else None,
         )
 
 
