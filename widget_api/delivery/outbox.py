@@ -248,14 +248,21 @@ _RECORD = (
 
 def _hurry(session: Session, endpoint: str, errors: Sequence[str]) -> int:
     now = utcnow()
-    stmt = (
-        update(WebhookDelivery)
-        .where(
+    # Rows another transaction holds are skipped, not waited for: they are being claimed or
+    # marked this moment, and waiting while holding this batch's rows could deadlock with
+    # the other sender doing the same.
+    rows = _locking(
+        select(WebhookDelivery.id).where(
             WebhookDelivery.endpoint == endpoint,
             WebhookDelivery.state == "pending",
             WebhookDelivery.next_attempt_at > now,
             WebhookDelivery.last_error.in_(list(errors)),
-        )
+        ),
+        session,
+    )
+    stmt = (
+        update(WebhookDelivery)
+        .where(WebhookDelivery.id.in_(rows.scalar_subquery()))
         .values(next_attempt_at=now)
     )
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
@@ -278,7 +285,8 @@ def record(
         {"m_id": m.id, "m_attempt": m.attempt, "m_state": m.state, "m_status": m.status,
          "m_error": m.error, "m_delivered_at": m.at if m.state == "delivered" else None,
          "m_next": m.next_attempt_at}
-        for m in marks
+        # In id order: two senders' batches then lock rows in one order and cannot deadlock.
+        for m in sorted(marks, key=lambda m: m.id)
     ]  # fmt: skip
 
     def work(session: Session) -> int:

@@ -23,7 +23,7 @@ from datetime import UTC
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-import httpx
+import aiohttp
 
 from knowledge.errors import LoadError
 from knowledge.loaders.web import check_host, pinned_request
@@ -152,12 +152,7 @@ class Sender:
         self.receivers = receivers
         self.config = config
         self.rng = rng or random.Random()
-        self.client = httpx.AsyncClient(
-            timeout=httpx.Timeout(config.timeout_seconds),
-            follow_redirects=False,
-            headers={"User-Agent": USER_AGENT},
-            limits=httpx.Limits(max_connections=config.concurrency * 2),
-        )
+        self._session: aiohttp.ClientSession | None = None  # made on the loop (it binds to it)
         self.marks = PendingMarks(db, UNREACHABLE)
         self._unreachable: set[str] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -197,33 +192,38 @@ class Sender:
             "Content-Type": "application/json",
             **options.get("headers", {}),
         }
+        # The pinned request names the original host for TLS (SNI and the certificate check).
+        server_hostname = options.get("extensions", {}).get("sni_hostname")
         try:
-            async with self.client.stream(
-                "POST", target, content=body.encode(), headers=headers,
-                extensions=options.get("extensions", {}),
+            async with self._client().post(
+                target, data=body.encode(), headers=headers, allow_redirects=False,
+                server_hostname=server_hostname,
             ) as response:  # fmt: skip
-                await self._drain(response)
-        except httpx.ConnectError:
+                await _drain(response)
+                status, retry_after = response.status, response.headers.get("retry-after", "")
+        except aiohttp.ClientConnectorError:
             return Outcome(False, error="connect_error")
-        except httpx.TimeoutException:
+        except TimeoutError:
             return Outcome(False, error="timeout")
-        except httpx.HTTPError as exc:
+        except aiohttp.ClientError as exc:
             return Outcome(False, error=f"request_error:{type(exc).__name__}")
-        if 200 <= response.status_code < 300:
-            return Outcome(True, response.status_code)
-        return Outcome(
-            False, response.status_code, f"http_{response.status_code}",
-            retry_after=_retry_after(response),
-        )  # fmt: skip
+        if 200 <= status < 300:
+            return Outcome(True, status)
+        after = float(retry_after) if retry_after.isdigit() else None
+        return Outcome(False, status, f"http_{status}", retry_after=after)
 
-    @staticmethod
-    async def _drain(response: httpx.Response) -> None:
-        # Read a little so the connection can be reused; never a receiver's whole answer.
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > MAX_RESPONSE_BYTES:
-                break
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.timeout_seconds),
+                headers={"User-Agent": USER_AGENT},
+                connector=aiohttp.TCPConnector(limit=self.config.concurrency * 2),
+            )
+        return self._session
+
+    async def _close_client(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     def _mark(self, item: Claimed, outcome: Outcome) -> None:
         """Queue the outcome's mark (written by the next flush)."""
@@ -387,7 +387,7 @@ class Sender:
             await asyncio.to_thread(self.marks.flush)
         except Exception:
             log.exception("recording webhook outcomes at stop failed")
-        await self.client.aclose()
+        await self._close_client()
 
     def start(self) -> Sender:
         loop = self._ensure_loop()
@@ -427,9 +427,13 @@ class Sender:
 
     async def _wind_down_idle(self) -> None:
         await asyncio.to_thread(self.marks.flush)
-        await self.client.aclose()
+        await self._close_client()
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after", "")
-    return float(value) if value.isdigit() else None
+async def _drain(response: aiohttp.ClientResponse) -> None:
+    # Read a little so the connection can be reused; never a receiver's whole answer.
+    size = 0
+    async for chunk in response.content.iter_chunked(16 * 1024):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            break
