@@ -231,7 +231,13 @@ class Settings(BaseSettings):
     )
     webhook_backoff_max_seconds: float = Field(default=6 * 3600, gt=0)
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
-    webhook_concurrency: int = Field(default=8, ge=1, le=256)
+    webhook_concurrency: int = Field(
+        default=64,
+        ge=1,
+        le=256,
+        description="Requests in flight per worker (on one event loop: a receiver that hangs "
+        "until the timeout holds a slot, not a thread).",
+    )
     webhook_poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
     @computed_field  # type: ignore[prop-decorator]

@@ -54,7 +54,7 @@ class SenderConfig:
     backoff_seconds: float = 10.0
     backoff_max_seconds: float = 6 * 3600
     timeout_seconds: float = 10.0
-    concurrency: int = 8
+    concurrency: int = 64
     poll_seconds: float = 0.5
     allow_private: bool = False
 
