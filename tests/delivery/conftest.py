@@ -18,6 +18,17 @@ ALL_EVENTS = frozenset(
 )
 
 
+_made: list[Sender] = []
+
+
+@pytest.fixture(autouse=True)
+def _stop_senders() -> Iterator[None]:
+    """Each sender owns an event-loop thread and connections: stop them after the test."""
+    yield
+    while _made:
+        _made.pop().stop(timeout=2.0)
+
+
 @pytest.fixture
 def receiver() -> Iterator[WebhookReceiver]:
     with WebhookReceiver(SECRET) as r:
@@ -34,4 +45,6 @@ def make_sender(
         "timeout_seconds": 1.0, "max_attempts": 4, "concurrency": 4, "poll_seconds": 0.05,
         "allow_private": allow_private, **config,
     }  # fmt: skip
-    return Sender(database, receivers, SenderConfig(**settings))  # type: ignore[arg-type]
+    made = Sender(database, receivers, SenderConfig(**settings))  # type: ignore[arg-type]
+    _made.append(made)
+    return made

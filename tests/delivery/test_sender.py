@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
 from sqlalchemy import select
 
+from knowledge.loaders.web import pinned_request
 from scripts.webhook_receiver import WebhookReceiver
 from tests.delivery.conftest import SECRET, make_sender
 from widget_api.crm.db import Database
 from widget_api.crm.delivery_models import WebhookDelivery
 from widget_api.crm.leads import LeadFields, upsert_lead
 from widget_api.delivery import outbox
+from widget_api.delivery import sender as sender_module
 from widget_api.delivery.sender import Refused, Sender, guarded_target
 
 
@@ -145,3 +148,54 @@ def test_public_host_is_pinned_to_its_vetted_address(monkeypatch: pytest.MonkeyP
     assert target == "https://93.184.216.34/in"
     assert options["headers"]["Host"] == "hooks.example.com"
     assert options["extensions"]["sni_hostname"] == "hooks.example.com"
+
+
+def _wait(condition, what: str, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def _sender_threads() -> int:
+    return sum(1 for t in threading.enumerate() if t.name.startswith("webhook"))
+
+
+def test_hung_requests_hold_slots_not_threads_and_the_rest_goes_through(db: Database) -> None:
+    hung = {outbox.event_id_for(f"hang:{i}") for i in range(24)}
+    plan = lambda msg_id, _nth: "stall" if msg_id in hung else "ok"  # noqa: E731
+
+    def add(session):  # type: ignore[no-untyped-def]
+        for i in range(24):  # first in line, so they take their slots first
+            outbox.enqueue(session, company_id="acme", type="lead.created", data={},
+                           key=f"hang:{i}")  # fmt: skip
+        return [outbox.enqueue(session, company_id="acme", type="lead.updated", data={"i": i})
+                for i in range(10)]  # fmt: skip
+
+    with WebhookReceiver(SECRET, script=plan, hang_seconds=30) as receiver:
+        normal = set(db.run(add))
+        before = _sender_threads()
+        running = make_sender(db, [receiver.url], concurrency=32, timeout_seconds=30).start()
+        _wait(lambda: set(receiver.accepted) == normal, "the deliveries that answer")
+        _wait(lambda: sum(receiver.attempts[i] for i in hung) == 24, "every hung request")
+        # All 24 still hang (none answered) while the other ten were accepted, and the
+        # sender's threads are its loop and small I/O pool, not one per request.
+        assert not hung & set(receiver.accepted)
+        assert _sender_threads() - before <= 9
+        running.stop(timeout=1.0)
+
+
+def test_a_pinned_request_reaches_the_vetted_address_naming_the_host(
+    db: Database, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The host does not resolve to this machine: only the pinned address can reach it.
+    url = f"http://hooks.example.com:{receiver.port}/hooks"
+    monkeypatch.setattr(
+        sender_module, "guarded_target", lambda u, _allow: pinned_request(u, "127.0.0.1")
+    )
+    _lead(db)
+    _drain(make_sender(db, [url]))
+    assert _states(db) == [("delivered", 1, None)]
+    (msg_id,) = receiver.accepted
+    assert receiver.headers[msg_id]["host"] == f"hooks.example.com:{receiver.port}"
