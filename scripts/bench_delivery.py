@@ -2,12 +2,12 @@
 
 delivery: `--events` events (default 10,000) are written to the outbox at a steady rate while
 two senders, each in a process of its own as in two `serve` workers (`--in-process`: both in
-this process, beside the writer and the receiver), sharing one PostgreSQL outbox, deliver them to a
-loopback receiver that fails 30 % of requests, hangs past the timeout on 5 %, and is stopped
-and restarted once mid-run. Reported: events lost (written but never accepted), ids accepted
-more than once after the receiver's dedup (must be 0; duplicates it dropped are counted
-apart), and the delay of every event still undelivered when the receiver came back, measured
-from that moment (p50/p99/max).
+this process, beside the writer), sharing one PostgreSQL outbox, deliver them to a loopback
+receiver (a process of its own, verifying every signature) that fails 30 % of requests, hangs
+past the timeout on 5 %, and is stopped and restarted once mid-run. Reported: events lost
+(written but never accepted), ids accepted more than once after the receiver's dedup (must be
+0; duplicates it dropped are counted apart), the delay of every event still undelivered when
+the receiver came back, measured from that moment (p50/p99/max), and each process's CPU.
 
 reports: `--conversations` generated conversations (default 100,000) over 90 days on
 PostgreSQL, with their questions, leads, clicks, bookings, widget opens and per-turn latency;
@@ -26,14 +26,13 @@ import argparse
 import json
 import multiprocessing
 import os
-import random
 import sys
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -101,40 +100,46 @@ def _produce(db: Database, total: int, rate: float, created: dict[str, float]) -
 
 
 def _sender_process(url: str, receiver_url: str, secret: str, config: SenderConfig,
-                    stop: Any) -> None:  # fmt: skip
-    """One sender in its own interpreter, as a `serve` worker runs it, until `stop` is set."""
+                    stop: Any, cpu: Any) -> None:  # fmt: skip
+    """One sender in its own interpreter, as a `serve` worker runs it, until `stop` is set;
+    then it reports the CPU seconds its sending took (start-up imports left out)."""
+    began = time.process_time()
     db = Database(url, pool_size=20, max_overflow=20)
     receivers = Receivers([Receiver("bench", receiver_url, EVENTS, secret)])
     sender = Sender(db, receivers, config).start()
     stop.wait()
     sender.stop()
     db.dispose()
+    cpu.put(time.process_time() - began)
 
 
 @contextmanager
 def _senders(url: str, receiver_url: str, secret: str, config: SenderConfig, db: Database,
-             in_process: bool) -> Iterator[None]:  # fmt: skip
+             in_process: bool) -> Iterator[list[float]]:  # fmt: skip
+    """Two running senders; the list yielded gets each one's CPU seconds once they stopped."""
+    cpu_seconds: list[float] = []
     if in_process:
         receivers = Receivers([Receiver("bench", receiver_url, EVENTS, secret)])
         local = [Sender(db, receivers, config).start() for _ in range(2)]
         try:
-            yield
+            yield cpu_seconds  # one process's CPU time would not say which sender used it
         finally:
             for sender in local:
                 sender.stop()
         return
     ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
+    stop, cpu = ctx.Event(), ctx.Queue()
     procs = [
-        ctx.Process(target=_sender_process, args=(url, receiver_url, secret, config, stop))
+        ctx.Process(target=_sender_process, args=(url, receiver_url, secret, config, stop, cpu))
         for _ in range(2)
     ]
     for proc in procs:
         proc.start()
     try:
-        yield
+        yield cpu_seconds
     finally:
         stop.set()
+        cpu_seconds.extend(round(cpu.get(timeout=60), 2) for _ in procs)
         for proc in procs:
             proc.join(30)
 
@@ -179,7 +184,7 @@ def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
         db = Database(url, pool_size=20, max_overflow=20)
         db.upgrade()
         created: dict[str, float] = {}
-        with _senders(url, receiver.url, secret, config, db, args.in_process):
+        with _senders(url, receiver.url, secret, config, db, args.in_process) as cpu_seconds:
             started, recovered_at = _write_through_an_outage(db, receiver, args, created)
             deadline = time.monotonic() + args.deadline
             while receiver.count() < args.events and time.monotonic() < deadline:
@@ -235,126 +240,17 @@ def run_delivery(args: argparse.Namespace) -> dict[str, Any]:
         },
         "end_to_end_delay_s": {"p50": pct(e2e, 50), "p99": pct(e2e, 99)},
         "wall_seconds": round(elapsed, 2),
+        # From each sender's start to its stop (the wall above plus the stop).
+        "cpu_seconds": {"per_sender": cpu_seconds, "receiver": round(tally.cpu_seconds, 2)},
     }
 
 
 # --- reports ----------------------------------------------------------------------------------
 
 
-QUESTIONS = [
-    "What does the {p} plan cost?",
-    "Is SSO included in {p}?",
-    "Do you integrate with {i}?",
-    "How long does onboarding take?",
-    "Can we import tickets from {i}?",
-    "Is there an API?",
-    "Where is our data stored?",
-    "Do you offer a free trial?",
-    "How many agents can {p} have?",
-    "Does {p} include voice support?",
-    "Can the AI agent answer in {l}?",
-    "What SLA comes with {p}?",
-    "Do you support SAML single sign-on?",
-]
-UNANSWERED = [
-    "Do you support {x}?",
-    "Can I pay by invoice in {l}?",
-    "Is there an on-premise version?",
-    "Do you have a HIPAA BAA?",
-    "Can we white-label the widget for {i}?",
-    "Do you offer a discount for nonprofits?",
-    "Is there a {x} mobile app?",
-]
-FILL = {
-    "p": ["Starter", "Growth", "Enterprise"],
-    "i": ["Zendesk", "Salesforce", "HubSpot", "Intercom", "Jira"],
-    "l": ["German", "French", "Spanish", "Japanese"],
-    "x": ["WhatsApp", "Teams", "SCIM", "Android", "iOS", "offline"],
-}
-
-
-def _text(rng: random.Random, templates: list[str]) -> str:
-    template = rng.choice(templates)
-    return template.format(**{k: rng.choice(v) for k, v in FILL.items()})
-
-
-COLUMNS = {
-    "conversations": "session_id, company_id, transport, started_at, turns, lead_updates",
-    "report_questions": "company_id, session_id, text, normalized, answered, best_score,"
-    " closest_title, closest_source, asked_at",
-    "leads": "company_id, name, email, email_normalized, channel, session_id, status,"
-    " created_at, updated_at",
-    "report_meeting_links": "token, company_id, session_id, url, created_at, clicked_at",
-    "report_bookings": "company_id, provider, external_id, session_id, booked_at",
-    "turn_latencies": "company_id, session_id, channel, turn, first_audio_ms, first_text_ms,"
-    " created_at",
-    "report_daily_counters": "company_id, day, name, count",
-}
-
-
-def _conversation_rows(
-    rng: random.Random, n: int, at: datetime, rows: dict[str, list[tuple[Any, ...]]]
-) -> None:
-    """One generated conversation with its questions, lead, link, booking and latencies."""
-    from widget_api.reports.recorder import normalize_question
-
-    sid = f"ws_bench_{n}"
-    rows["conversations"].append(
-        (sid, "bench", rng.choice(["webrtc", "relay", "text"]), at, rng.randint(1, 12), 0)
-    )
-    for k in range(rng.choice([0, 1, 2, 2, 3, 4])):
-        unanswered = rng.random() < 0.12
-        text = _text(rng, UNANSWERED if unanswered else QUESTIONS)
-        score = rng.uniform(0.05, 0.28) if unanswered else rng.uniform(0.35, 0.9)
-        title = rng.choice(["Pricing", "Security", "Integrations", "FAQ"])
-        rows["report_questions"].append(
-            ("bench", sid, text, normalize_question(text), not unanswered, score, title,
-             f"{title.lower()}.md", at + timedelta(seconds=20 * k))
-        )  # fmt: skip
-    if rng.random() < 0.15:
-        email, later = f"v{n}@example.com", at + timedelta(minutes=3)
-        rows["leads"].append(("bench", f"V {n}", email, email, "text", sid, "new", later, later))
-        if rng.random() < 0.5:
-            clicked = at + timedelta(minutes=5) if rng.random() < 0.7 else None
-            rows["report_meeting_links"].append(
-                (uuid.uuid4().hex, "bench", sid, "https://calendly.com/bench/demo", at, clicked)
-            )
-            if clicked and rng.random() < 0.5:
-                rows["report_bookings"].append(
-                    ("bench", "calendly", f"calendly:{sid}", sid, clicked + timedelta(minutes=4))
-                )
-    for turn in range(1, rng.randint(2, 6)):
-        rows["turn_latencies"].append(
-            ("bench", sid, "relay", turn, rng.lognormvariate(6.3, 0.35),
-             rng.lognormvariate(6.0, 0.35), at + timedelta(seconds=15 * turn))
-        )  # fmt: skip
-
-
-def _generate(url: str, conversations: int, days: int, seed: int = 5) -> dict[str, int]:
-    """Rows as the product writes them, generated in memory, then COPYed one table at a time."""
-    rng = random.Random(seed)
-    today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-    rows: dict[str, list[tuple[Any, ...]]] = {table: [] for table in COLUMNS}
-    opens: dict[date, int] = {}
-    for n in range(conversations):
-        at = today - timedelta(days=rng.randrange(days), seconds=rng.randrange(86400))
-        opens[at.date()] = opens.get(at.date(), 0) + 1 + (rng.random() < 0.5)
-        _conversation_rows(rng, n, at, rows)
-    rows["report_daily_counters"] = [("bench", d, "widget_opened", c) for d, c in opens.items()]
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain) as conn, conn.cursor() as cur:
-        for table, columns in COLUMNS.items():
-            with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
-                for row in rows[table]:
-                    copy.write_row(row)
-        conn.commit()
-    with psycopg.connect(plain, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
-    return {table: len(r) for table, r in rows.items()}
-
-
 def run_reports(args: argparse.Namespace) -> dict[str, Any]:
     from knowledge.embedding import load_embedder
+    from scripts.report_data import generate
     from widget_api.reports.funnel import funnel
     from widget_api.reports.latency import latency
     from widget_api.reports.questions import top_questions, unanswered
@@ -366,7 +262,7 @@ def run_reports(args: argparse.Namespace) -> dict[str, Any]:
         db = Database(url)
         db.upgrade()
         t0 = time.monotonic()
-        out["rows"] = _generate(url, args.conversations, 90)
+        out["rows"] = generate(url, args.conversations, 90)
         out["generate_seconds"] = round(time.monotonic() - t0, 1)
         reports = {
             "funnel_day": lambda q: funnel(db, "bench", q),

@@ -1,7 +1,8 @@
 """A loopback webhook receiver that verifies Standard Webhooks signatures and dedupes by id.
 
-Used by the delivery tests and `scripts/bench_delivery.py`; it can fail or hang a share of
-requests (seeded), or follow a per-attempt script, and be restarted on the same port.
+Used by the delivery tests (in their process) and `scripts/bench_delivery.py` (in a process of
+its own, `ReceiverProcess`); it can fail or hang a share of requests (seeded), or follow a
+per-attempt script, and be restarted on the same port.
 Accepting means: the signature verified and the id was recorded once (repeats are counted as
 duplicates and answered 200, which is what a receiver should do with at-least-once delivery).
 """
@@ -166,10 +167,12 @@ class Tally:
     duplicates: int
     bad_signatures: int
     requests: int
+    cpu_seconds: float  # the receiver process's, since it started serving
 
 
 def _serve(conn: Connection, secret: str, options: dict[str, Any]) -> None:
     """The receiver process: answer commands from the pipe until told to quit."""
+    began = time.process_time()
     receiver = WebhookReceiver(secret, **options).start()
     conn.send(receiver.port)
     while True:
@@ -186,7 +189,7 @@ def _serve(conn: Connection, secret: str, options: dict[str, Any]) -> None:
             with receiver.lock:
                 conn.send(
                     Tally(dict(receiver.accepted), receiver.duplicates, receiver.bad_signatures,
-                          sum(receiver.attempts.values()))
+                          sum(receiver.attempts.values()), time.process_time() - began)
                 )  # fmt: skip
             continue
         elif command == "quit":
@@ -233,7 +236,7 @@ class ReceiverProcess:
         return int(self._ask("count"))
 
     def tally(self) -> Tally:
-        return self._ask("tally")  # type: ignore[no-any-return]
+        return self._ask("tally")
 
     def close(self) -> None:
         if self._proc.is_alive():
