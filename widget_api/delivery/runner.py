@@ -3,6 +3,7 @@ webhook sender and the report warmer (`reports.warmer`)."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -57,5 +58,8 @@ def start_sender(services: Services, env: Mapping[str, str] | None = None) -> Se
             )
             sender = Sender(services.db, receivers, SenderConfig.from_settings(settings)).start()
             _started[os.getpid()] = sender
+            # A worker that exits normally writes its queued outcome marks first (after a
+            # kill they are lost, and their rows are simply sent again once the lease ends).
+            atexit.register(sender.stop, 2.0)
             log.info("webhook sender started (pid %s)", os.getpid())
         return sender

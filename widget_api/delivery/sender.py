@@ -298,8 +298,8 @@ class Sender:
 
         return self._call(once())
 
-    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop()).result()
+    def _call(self, coro: Coroutine[Any, Any, T], timeout: float | None = None) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self._ensure_loop()).result(timeout)
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
@@ -377,16 +377,12 @@ class Sender:
         await self._wind_down(flusher)
 
     async def _wind_down(self, flusher: asyncio.Task[None]) -> None:
-        """Give requests in flight until the stop timeout, then write every mark."""
+        """Give requests in flight until the stop timeout, then close the connections."""
         if self._inflight:
             await asyncio.wait(set(self._inflight), timeout=self._grace)
         for task in self._inflight:
             task.cancel()  # no mark: the lease runs out and the row is sent again
-        flusher.cancel()
-        try:
-            await asyncio.to_thread(self.marks.flush)
-        except Exception:
-            log.exception("recording webhook outcomes at stop failed")
+        flusher.cancel()  # `stop` writes what is left, on its own thread
         await self._close_client()
 
     def start(self) -> Sender:
@@ -416,7 +412,7 @@ class Sender:
             if self._main is not None:
                 self._main.result(timeout)
             else:
-                self._call(self._wind_down_idle())
+                self._call(self._close_client(), timeout)
         except Exception:
             log.exception("webhook sender did not stop cleanly")
         loop.call_soon_threadsafe(loop.stop)
@@ -424,10 +420,12 @@ class Sender:
             self._thread.join(timeout)
         if self._io is not None:
             self._io.shutdown(wait=False)
-
-    async def _wind_down_idle(self) -> None:
-        await asyncio.to_thread(self.marks.flush)
-        await self._close_client()
+        # Here, not in a worker thread: at interpreter exit (see `runner`) the executors are
+        # already shut down and would refuse the work.
+        try:
+            self.marks.flush()
+        except Exception:
+            log.exception("recording webhook outcomes at stop failed")
 
 
 async def _drain(response: aiohttp.ClientResponse) -> None:
