@@ -162,3 +162,32 @@ def test_a_sip_turn_through_a_tool_call_stores_one_row_with_both_first_figures(
     [(channel, turn, audio, text)] = session_turn_latencies(base_services.db, "ws_sideband_sip")
     assert (channel, turn) == ("sip", 1)
     assert audio is not None and text is not None and 200 <= audio <= text
+
+
+class _Sent:
+    """A sideband socket that only records what the agent sends."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def send(self, text: str) -> None:
+        self.events.append(json.loads(text))
+
+
+def test_a_tool_output_after_its_response_ended_still_asks_for_the_answer() -> None:
+    from widget_api.realtime.call_agent import CallAgent, CallHooks
+
+    hooks = CallHooks(
+        connect=lambda _call: _Sent(),  # type: ignore[arg-type,return-value]
+        run_tool=lambda _c, _n, _a: ('{"ok":true}', True),
+        record=lambda _lines: None,
+        finish=lambda _reason, _summary: None,
+        hangup=lambda _call: None,
+    )
+    agent = CallAgent("call_1", hooks, max_seconds=30)
+    socket = _Sent()
+    item = {"type": "function_call", "call_id": "c1", "name": "get_demo_clip", "arguments": "{}"}
+    # No response is active (its response.done came first): the agent must ask for the answer
+    # itself, or the caller hears silence after the tool ran.
+    agent._handle(socket, {"type": "response.output_item.done", "item": item})  # type: ignore[arg-type]
+    assert [e["type"] for e in socket.events] == ["conversation.item.create", "response.create"]

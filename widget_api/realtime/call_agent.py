@@ -212,7 +212,9 @@ class CallAgent:
         self._active = False
         response = event.get("response") or {}
         self._turns.response_done(response.get("id"))
-        if response.get("id") == self._summary_response:
+        # Compared only once a summary was asked for: before that both may be None (a tool's
+        # output arriving after its response ended goes through here with no id).
+        if self._summary_response is not None and response.get("id") == self._summary_response:
             self._summary_text = self._summary_text or _response_text(response)
             return
         self._flush_lines()
