@@ -69,8 +69,15 @@ class OnnxEmbedder:
     """An exported sentence-transformers model (mean pooling + normalize inside the graph)."""
 
     def __init__(
-        self, model_path: Path, onnx_file: Path, *, backend: str, threads: int | None = None
+        self,
+        model_path: Path,
+        onnx_file: Path,
+        *,
+        backend: str,
+        threads: int | None = None,
+        query_file: Path | None = None,
     ) -> None:
+        """`onnx_file` encodes batches of passages; `query_file` (default: the same) queries."""
         from tokenizers import Tokenizer
 
         self.backend = backend
@@ -85,13 +92,13 @@ class OnnxEmbedder:
         self._pad_id = self._encoder.token_to_id("[PAD]") or 0
         self._file = onnx_file
         self._threads = threads or len(os.sched_getaffinity(0))
-        self._query = self._session(min(QUERY_THREADS, self._threads))
+        self._query = self._session(min(QUERY_THREADS, self._threads), query_file or onnx_file)
         self._batch: Any = None
         self._lock = threading.Lock()
         self._inputs = {i.name for i in self._query.get_inputs()}
         self.dimension = int(self._run(self._query, [self._encoder.encode("x")]).shape[1])
 
-    def _session(self, threads: int) -> Any:
+    def _session(self, threads: int, file: Path) -> Any:
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -102,7 +109,7 @@ class OnnxEmbedder:
         # Spinning worker threads win microseconds on an idle machine and burn the cores that
         # the server's other requests need on a busy one.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(str(self._file), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(file), options, providers=["CPUExecutionProvider"])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(n, dimension) unit rows; batches are sorted by length so padding stays small."""
@@ -116,7 +123,7 @@ class OnnxEmbedder:
         out = np.empty((len(encodings), self.dimension), dtype=np.float32)
         with self._lock:  # one batch job at a time: two would only fight over the same cores
             if self._batch is None:
-                self._batch = self._session(self._threads)
+                self._batch = self._session(self._threads, self._file)
             for start in range(0, len(order), BATCH_SIZE):
                 part = order[start : start + BATCH_SIZE]
                 out[part] = self._run(self._batch, [encodings[i] for i in part])

@@ -81,6 +81,15 @@ def test_int8_vectors_stay_close_to_torch(torch_embedder: Any) -> None:
     assert similar.mean() >= 0.997
 
 
+def test_int8_encodes_queries_on_the_exact_graph(embedder: Any) -> None:
+    """Only passages (batches) carry int8 error: a query's vector is the fp32 model's."""
+    int8 = load_embedder(backend="onnx-int8")
+    for text in SAMPLES[:4]:
+        np.testing.assert_allclose(int8.encode([text]), embedder.encode([text]), atol=1e-6)
+    batch = cosines(int8.encode(SAMPLES), embedder.encode(SAMPLES))
+    assert batch.min() < 0.99999  # the batch path is the quantized graph, not the exact one
+
+
 @pytest.mark.parametrize("backend", ["onnx", "onnx-int8"])
 def test_onnx_ranks_passages_like_torch(backend: str, torch_embedder: Any) -> None:
     model = load_embedder(backend=backend)  # type: ignore[arg-type]
