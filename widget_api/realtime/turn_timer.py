@@ -1,4 +1,6 @@
-"""Time to first audio and to first text of each answered phone turn, stored once per turn.
+"""Time to first audio and to first text of each answered turn, stored once per turn.
+
+Used by the phone bridge, the SIP sideband agent and the widget's relay.
 
 Both figures run from the same moment, the end of the caller's speech, on one clock, so they
 can be compared. A turn is stored when its answer is done (`response.done`) and only if the
@@ -38,6 +40,12 @@ class TurnTimer:
         self.flush()
         self._started = self._clock() if at is None else at
         self._audio_open = self._text_open = True
+
+    def typed_line(self) -> None:
+        """The visitor sent a typed line: a turn whose answer text is timed, not its audio."""
+        self.flush()
+        self._started = self._clock()
+        self._audio_open, self._text_open = False, True
 
     def response_created(self, response: dict[str, object]) -> None:
         """Note an out-of-band response (its `conversation_id` is null), whose text never counts."""

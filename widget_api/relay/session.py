@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from widget_api import protocol
+from widget_api.realtime.turn_timer import TurnTimer
 from widget_api.relay import frames
 from widget_api.relay.client_events import sanitize_client_event
 from widget_api.relay.contracts import (
@@ -72,9 +73,7 @@ class RelaySession(PageConversation):
         self._run_tool = run_tool
         self._conversation = conversation
         self._playback = PlaybackTracker(clock)
-        self._speech_stopped_at: float | None = None  # time to first audio, per turn
-        self._text_from: float | None = None  # time to first text: speech_stopped or typed line
-        self._turn_ms: dict[str, float] = {}  # this turn's first_audio / first_text, until done
+        self._turns = TurnTimer(self._store_turn_latency, clock)
         self._response_active = False
         self._pending_outputs: list[dict[str, Any]] = []
         self._upstream_handlers: dict[str, Callable[[dict[str, Any]], None]] = {
@@ -172,7 +171,7 @@ class RelaySession(PageConversation):
             return
         self.caps.touch()
         if clean["type"] == "conversation.item.create":
-            self._text_from = self._clock()
+            self._turns.typed_line()
             self._recorder.said("user", clean["item"]["content"][0]["text"])
             self._record_turn()
         self._send_upstream(clean)
@@ -192,8 +191,7 @@ class RelaySession(PageConversation):
             item_id, millis = frames.audio_delta_info(frame)
             self._playback.on_audio_sent(item_id, millis)
             self._page.send(frame)
-            if self._speech_stopped_at is not None:
-                self._first_audio()
+            self._turns.first_audio()
             return
         event = frames.parse(frame)
         if event is None:
@@ -217,26 +215,14 @@ class RelaySession(PageConversation):
                                  "content_index": 0, "audio_end_ms": audio_end_ms})  # fmt: skip
 
     def _on_speech_stopped(self, event: dict[str, Any]) -> None:
-        self._speech_stopped_at = self._text_from = self._clock()
+        self._turns.speech_stopped()
 
-    def _first_audio(self) -> None:
-        """The turn's first answer audio left for the page: speech_stopped → now."""
-        assert self._speech_stopped_at is not None
-        self._turn_ms["first_audio"] = (self._clock() - self._speech_stopped_at) * 1000
-        self._speech_stopped_at = None
+    def _on_text_delta(self, event: dict[str, Any]) -> None:
+        """An answer text (or audio transcript) delta left for the page."""
+        self._turns.first_text(event.get("response_id"))
 
-    def _on_text_delta(self, _event: dict[str, Any]) -> None:
-        """The turn's first answer text (or audio transcript) left for the page."""
-        if self._text_from is not None:
-            self._turn_ms["first_text"] = (self._clock() - self._text_from) * 1000
-            self._text_from = None
-
-    def _store_turn_latency(self) -> None:
+    def _store_turn_latency(self, audio: float | None, text: float | None) -> None:
         """One row per answered turn, written once its response is done (off the loop)."""
-        if not self._turn_ms:
-            return  # e.g. a response that only called a tool: the answer comes in the next
-        measured, self._turn_ms = self._turn_ms, {}
-        audio, text = measured.get("first_audio"), measured.get("first_text")
         self._offload(lambda: self._conversation.turn_latency(audio, text), ignore)
 
     def _on_response_created(self, event: dict[str, Any]) -> None:
@@ -309,9 +295,9 @@ class RelaySession(PageConversation):
         if not self._response_active:
             self._flush_tool_outputs()
 
-    def _on_response_done(self, _event: dict[str, Any]) -> None:
+    def _on_response_done(self, event: dict[str, Any]) -> None:
         self._response_active = False
-        self._store_turn_latency()
+        self._turns.response_done((event.get("response") or {}).get("id"))
         self._offload(self._recorder.flush, ignore)
         self._flush_tool_outputs()
 
