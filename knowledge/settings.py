@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from knowledge.embedding import Backend
+from knowledge.embedding import DEFAULT_BACKEND, Backend
 
 
 def bundled_companies_dir() -> Path:
@@ -37,7 +37,7 @@ class KnowledgeSettings(BaseSettings):
     chroma_host: str | None = None
     chroma_port: int = 8000
     embedding_model_path: Path | None = None
-    embedding_backend: Backend = "onnx"
+    embedding_backend: Backend = DEFAULT_BACKEND
     model_cache_dir: Path | None = None
 
     @property

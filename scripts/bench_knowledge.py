@@ -250,13 +250,14 @@ def run(
     qrels_file: Path,
     store: Path | None,
     sample: float,
-    backend: str = "onnx",
+    backend: str | None = None,
     reference: bool = True,
 ) -> dict[str, Any]:
     from knowledge import KnowledgeBase, KnowledgeConfig, load_embedder
 
     load_start = time.perf_counter()
-    embedder = load_embedder(backend=backend)  # type: ignore[arg-type]
+    # type: ignore below: the CLI restricts --backend to the Backend literals
+    embedder = load_embedder(backend=backend) if backend else load_embedder()  # type: ignore[arg-type]
     load_seconds = time.perf_counter() - load_start
     torch_embedder = load_embedder(backend="torch") if reference else None
     tmp = tempfile.TemporaryDirectory(prefix="bench-kb-")
@@ -357,8 +358,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--backend",
         choices=("onnx", "onnx-int8", "torch"),
-        default="onnx",
-        help="embedding backend for the ingest and search under test (default onnx)",
+        help="embedding backend for the ingest and search under test (default: the product's, "
+        "onnx-int8)",
     )
     parser.add_argument(
         "--no-reference",

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, computed_field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from knowledge.embedding import Backend
+from knowledge.embedding import DEFAULT_BACKEND, Backend
 
 PACKAGE_DIR = Path(str(resources.files("widget_api")))
 BUNDLED_COMPANIES_DIR = PACKAGE_DIR / "demo_companies"
@@ -59,10 +59,11 @@ class Settings(BaseSettings):
         description="Where the ONNX export of the model is cached; data_dir/models when unset.",
     )
     embedding_backend: Backend = Field(
-        default="onnx",
-        description="Encoder runtime: onnx (exported once into data_dir/models; torch's vectors), "
-        "onnx-int8 (ingest ~1.9x faster: int8 passages, fp32 queries; nDCG@10 within 0.005 of "
-        "torch on our sets) or torch.",
+        default=DEFAULT_BACKEND,
+        description="Encoder runtime: onnx-int8 (default; int8 passages, exact fp32 queries: "
+        "ingest ~1.9x torch, nDCG@10 within 0.005 of torch on our sets), onnx (the fp32 export: "
+        "torch's vectors exactly, ingest 1.3x) or torch. Both ONNX variants are exported once "
+        "into data_dir/models.",
     )
 
     # --- OpenAI ----------------------------------------------------------------------------

@@ -53,23 +53,29 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sum(a * b, axis=1)
 
 
-def test_onnx_is_the_default_backend(embedder: Any) -> None:
-    assert embedder.backend == "onnx"
+@pytest.fixture(scope="module")
+def fp32_embedder() -> Any:
+    return load_embedder(backend="onnx")
+
+
+def test_onnx_int8_is_the_default_backend(embedder: Any) -> None:
+    assert embedder.backend == "onnx-int8"
     assert isinstance(embedder, OnnxEmbedder)
 
 
-def test_onnx_vectors_equal_torch_vectors(embedder: Any, torch_embedder: Any) -> None:
-    onnx, torch = embedder.encode(SAMPLES), torch_embedder.encode(SAMPLES)
+def test_onnx_vectors_equal_torch_vectors(fp32_embedder: Any, torch_embedder: Any) -> None:
+    onnx, torch = fp32_embedder.encode(SAMPLES), torch_embedder.encode(SAMPLES)
     assert onnx.shape == torch.shape == (len(SAMPLES), 384)
     assert onnx.dtype == np.float32
     assert cosines(onnx, torch).min() >= 0.9999
     np.testing.assert_allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
 
 
-def test_query_path_and_batch_path_agree(embedder: Any) -> None:
-    """One to four texts take the single-thread session, more the batch session."""
-    one_by_one = np.stack([embedder.encode([text])[0] for text in SAMPLES])
-    assert cosines(one_by_one, embedder.encode(SAMPLES)).min() >= 0.9999
+def test_query_path_and_batch_path_agree(fp32_embedder: Any) -> None:
+    """One to four texts take the single-thread session, more the batch session (the same graph
+    for `onnx`; for `onnx-int8` see test_int8_encodes_queries_on_the_exact_graph)."""
+    one_by_one = np.stack([fp32_embedder.encode([text])[0] for text in SAMPLES])
+    assert cosines(one_by_one, fp32_embedder.encode(SAMPLES)).min() >= 0.9999
 
 
 def test_int8_vectors_stay_close_to_torch(torch_embedder: Any) -> None:
@@ -81,12 +87,12 @@ def test_int8_vectors_stay_close_to_torch(torch_embedder: Any) -> None:
     assert similar.mean() >= 0.997
 
 
-def test_int8_encodes_queries_on_the_exact_graph(embedder: Any) -> None:
+def test_int8_encodes_queries_on_the_exact_graph(fp32_embedder: Any) -> None:
     """Only passages (batches) carry int8 error: a query's vector is the fp32 model's."""
     int8 = load_embedder(backend="onnx-int8")
     for text in SAMPLES[:4]:
-        np.testing.assert_allclose(int8.encode([text]), embedder.encode([text]), atol=1e-6)
-    batch = cosines(int8.encode(SAMPLES), embedder.encode(SAMPLES))
+        np.testing.assert_allclose(int8.encode([text]), fp32_embedder.encode([text]), atol=1e-6)
+    batch = cosines(int8.encode(SAMPLES), fp32_embedder.encode(SAMPLES))
     assert batch.min() < 0.99999  # the batch path is the quantized graph, not the exact one
 
 
@@ -264,7 +270,7 @@ def test_ingest_and_search_never_reach_the_network(kb: Any, no_network: None) ->
 
 
 def test_searching_process_never_imports_torch(embedder: Any) -> None:
-    """The ONNX backend loads with onnxruntime and tokenizers only (the CLI's start-up time)."""
+    """The default (ONNX) backend loads with onnxruntime and tokenizers only (the CLI's start-up)."""
     import subprocess
     import sys
 
@@ -279,4 +285,4 @@ def test_searching_process_never_imports_torch(embedder: Any) -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=240
     )
-    assert out.stdout.split("\n")[-2] == "onnx []"
+    assert out.stdout.split("\n")[-2] == "onnx-int8 []"
