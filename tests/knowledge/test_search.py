@@ -171,3 +171,14 @@ def test_hybrid_search_is_deterministic(tmp_path: Path, kb: KnowledgeBase) -> No
     kb.searcher.clear_query_cache()
     runs.append(kb.search("acme", query, top_k=6))
     assert all(r == runs[0] for r in runs) and runs[0][0].title == "Phone"
+
+
+def test_a_searching_process_runs_blas_on_one_thread(kb: KnowledgeBase) -> None:
+    """OpenBLAS's spinning workers would take a core from the encoder of the next query."""
+    from threadpoolctl import threadpool_info
+
+    blas = [pool for pool in threadpool_info() if pool["user_api"] == "blas"]
+    assert blas, "numpy's BLAS should be visible to threadpoolctl"
+    # numpy's own (the one the search path uses); a BLAS another library loads later is not
+    numpy_blas = [pool for pool in blas if "numpy" in pool["filepath"]] or blas
+    assert {pool["num_threads"] for pool in numpy_blas} == {1}, blas
