@@ -7,6 +7,7 @@ noticed quickly without a round trip on every query.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -39,9 +40,7 @@ EXACT_SCAN_LIMIT = 50_000
 QUERY_CACHE = 1024
 
 
-_blas_limited = False
-
-
+@functools.cache
 def _single_threaded_blas() -> None:
     """Give the process one BLAS thread (once; process-wide, which is the point).
 
@@ -52,13 +51,9 @@ def _single_threaded_blas() -> None:
     BLAS thread (six runs each, alternating, same store). Nothing else in a widget process
     leans on numpy's BLAS; torch keeps its own thread pool.
     """
-    global _blas_limited
-    if _blas_limited:
-        return
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(limits=1, user_api="blas")
-    _blas_limited = True
 
 
 class Searcher:

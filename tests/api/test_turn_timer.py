@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.relay.fakes import Clock
 from widget_api.realtime.turn_timer import TurnTimer
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_typed_line_times_the_answer_text_only() -> None:
